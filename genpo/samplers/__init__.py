@@ -1,0 +1,7 @@
+"""Samplers: pure, batched tensor maps from a standard-normal latent to an action."""
+
+from genpo.samplers.base import SampleOutput, VelocityFn, standard_normal_log_prob, time_grid
+from genpo.samplers.euler import EulerSampler
+from genpo.samplers.reversible import ReversibleSampler
+
+__all__ = ["EulerSampler", "ReversibleSampler", "SampleOutput", "VelocityFn", "standard_normal_log_prob", "time_grid"]
