@@ -83,7 +83,11 @@ class ReversibleSampler:
     def _check_inverse_gain(self) -> None:
         if self.inverse_gain > self.max_inverse_gain:
             steps = len(self.two_step_updates)
-            min_sigma = math.exp(-math.log(self.max_inverse_gain) / steps)
+            # Round the suggestion UP to the printed 3 decimals (and past any float tie), so that
+            # the sigma the message names really passes this check.
+            min_sigma = math.ceil(math.exp(-math.log(self.max_inverse_gain) / steps) * 1000) / 1000
+            while min_sigma < 1.0 and min_sigma ** -steps > self.max_inverse_gain:
+                min_sigma = round(min_sigma + 0.001, 3)
             raise ValueError(
                 f"sigma={self.sigma} with {steps} two-step updates amplifies float round-off in the inverse "
                 f"by sigma^-{steps} = {self.inverse_gain:.3g} (limit {self.max_inverse_gain:g}), which makes "

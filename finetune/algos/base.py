@@ -1,0 +1,70 @@
+"""What an algorithm is in the one PPO harness: a sampler, what it stores, and its log-probability.
+
+The harness (finetune/ppo.py) owns rollouts, GAE, minibatches, clipping, optimisers and logging.
+An algorithm only says how to act (and what to keep for later), how to compute the log-probability
+of what it kept, and which extra loss terms it adds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from genpo.policy import FlowPolicy
+
+
+@dataclass
+class Act:
+    env_actions: Tensor  # (B, k, d) env units
+    stored: Tensor  # (B, ...) what the buffer keeps per sample
+    log_prob: Tensor  # (B,) at the acting parameters
+
+
+@dataclass
+class Evaluation:
+    log_prob: Tensor  # (B,) differentiable
+    extra_loss: Tensor  # scalar added to the PPO loss (entropy bonus, BC term, ...)
+    metrics: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Algorithm(nn.Module):
+    """Base class: subclasses set `name` and implement `act` and `log_prob`."""
+
+    name = "base"
+
+    def __init__(self, policy: FlowPolicy):
+        super().__init__()
+        self.policy = policy
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Act:
+        raise NotImplementedError
+
+    def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, obs: Tensor, stored: Tensor) -> Evaluation:
+        """Training-time forward; override to add loss terms."""
+        log_prob = self.log_prob(obs, stored)
+        return Evaluation(log_prob, log_prob.new_zeros(()))
+
+    @torch.no_grad()
+    def snapshot(self, obs: Tensor, stored: Tensor):
+        """Anything `diagnostics` needs from theta_old, taken just before the update."""
+        return None
+
+    @torch.no_grad()
+    def diagnostics(self, obs: Tensor, stored: Tensor, snapshot) -> dict[str, float]:
+        """Algorithm-specific numbers logged once per iteration (after the update)."""
+        return {}
+
+    @torch.no_grad()
+    def act_for_eval(self, obs: Tensor, zero: bool, generator: torch.Generator | None = None) -> Tensor:
+        """Env actions for evaluation: zero sampling (z = 0) or stochastic sampling."""
+        return self.policy.sample(obs, zero=zero, generator=generator).env_actions
+
+    def export_policy(self) -> FlowPolicy:
+        """The policy written as a LeRobot policy directory."""
+        return self.policy

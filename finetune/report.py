@@ -1,0 +1,60 @@
+"""The end-of-run report: pretrained vs fine-tuned (both eval modes), PNG curves, markdown + JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+CURVES = [("return", ["train/return", "eval_zero/return_mean", "eval_stochastic/return_mean"]),
+          ("success rate", ["train/success_rate", "eval_zero/success_rate", "eval_stochastic/success_rate"]),
+          ("pair KL (k3)", ["ppo/kl"]),
+          ("action drift", ["genpopp/action_drift"]),
+          ("explained variance", ["ppo/explained_variance"])]
+
+
+def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
+    panels = [(title, [k for k in keys if any(math.isfinite(r.get(k, math.nan)) for r in rows)]) for title, keys in CURVES]
+    panels = [(title, keys) for title, keys in panels if keys]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    for ax, (title, keys) in zip(axes[0], panels):
+        for key in keys:
+            points = [(r["env_steps"], r[key]) for r in rows if math.isfinite(r.get(key, math.nan))]
+            ax.plot(*zip(*points), marker="." if len(points) < 30 else None, label=key)
+        ax.set_title(title)
+        ax.set_xlabel("env steps")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def score_lines(label: str, evals: dict[str, float]) -> list[str]:
+    lines = []
+    for mode in ("eval_zero", "eval_stochastic"):
+        if f"{mode}/return_mean" not in evals:
+            continue
+        line = f"| {label} | {mode.split('_')[1]} | {evals[f'{mode}/return_mean']:.1f} ± {evals[f'{mode}/return_std']:.1f}"
+        success = evals.get(f"{mode}/success_rate")
+        lines.append(line + (f" | {success:.2f} |" if success is not None else " | – |"))
+    return lines
+
+
+def write_report(run_dir: Path, summary: dict, rows: list[dict[str, float]]) -> str:
+    """Write report.md, report.json and curves.png into run_dir; return the markdown."""
+    plot_curves(rows, run_dir / "curves.png")
+    lines = [f"# {summary['algo']} on {summary['task']} (seed {summary['seed']})", "",
+             "| policy | sampling | return (mean ± std) | success |", "|---|---|---|---|",
+             *score_lines("pretrained", summary["pretrained"]), *score_lines("fine-tuned", summary["final"]), "",
+             f"- env steps: {summary['env_steps']:,} over {summary['iterations']} iterations, {summary['processes']} process(es)",
+             f"- wall time: {summary['wall_time_s']:.0f} s", f"- checkpoint: {summary['checkpoint']}", ""]
+    markdown = "\n".join(lines)
+    (run_dir / "report.md").write_text(markdown)
+    (run_dir / "report.json").write_text(json.dumps(summary, indent=2))
+    return markdown

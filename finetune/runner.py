@@ -1,0 +1,237 @@
+"""Wiring of a fine-tuning run: config -> checkpoint -> envs -> algorithm -> PPO -> checkpoints -> report."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, gather_object
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from finetune.algos import build_algorithm, check_algorithm
+from finetune.algos.base import Algorithm
+from finetune.config import FinetuneConfig
+from finetune.ppo import PPO, ActorCritic
+from finetune.report import write_report
+from genpo.checkpoint import atomic_directory, load_policy, policy_config_dict, save_policy
+from genpo.config import resolve_path, to_yaml
+from genpo.envs import env_spec, make_env
+from genpo.envs.base import BatchedEnv, EnvConfig
+from genpo.metrics import MetricsLogger
+from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
+from genpo.rollout import EvalResult, evaluate
+
+STATE_NAME = "training_state.pt"
+MODEL_NAME = "actor_critic.safetensors"
+
+
+def scratch_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int, low: torch.Tensor, high: torch.Tensor) -> FlowPolicy:
+    """A freshly initialised flow policy (no checkpoint): actions min/max-normalised to the env bounds."""
+    task, src = cfg.task, cfg.policy
+    finite = torch.isfinite(low) & torch.isfinite(high)
+    low, high = torch.where(finite, low, -1.0), torch.where(finite, high, 1.0)
+    config = FlowPolicyConfig(obs_dim=obs_dim, action_dim=action_dim, horizon=task.horizon, n_action_steps=task.n_action_steps,
+                              hidden_dim=src.hidden_dim, num_blocks=src.num_blocks, obs_norm="identity",
+                              obs_key=task.obs_key, action_key=task.action_key, sampler=SamplerConfig(num_steps=src.num_steps))
+    ones = np.ones(obs_dim, dtype=np.float32)
+    stats = {task.obs_key: {"min": -ones, "max": ones, "mean": 0 * ones, "std": ones},
+             task.action_key: {"min": low.numpy(), "max": high.numpy(), "mean": ((low + high) / 2).numpy(), "std": ((high - low) / 2).numpy()}}
+    return FlowPolicy(config, stats)
+
+
+def load_start_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int) -> tuple[FlowPolicy, str]:
+    """The policy to fine-tune and a sentence saying where it came from. Dims are checked here,
+    before any env is started."""
+    if cfg.policy.from_scratch:
+        return None, "a freshly initialised velocity network (from scratch, independent-pair init)"
+    path = resolve_path(cfg.policy.path or cfg.task.checkpoint)
+    return load_policy(path, obs_dim=obs_dim, action_dim=action_dim), f"genpo flow policy from {path}"
+
+
+class FinetuneRun:
+    """One fine-tuning run in its run directory (resumable)."""
+
+    def __init__(self, cfg: FinetuneConfig, argv: list[str]):
+        check_algorithm(cfg.algo)
+        self.cfg, self.argv = cfg, argv
+        self.accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        self.is_main = self.accelerator.is_main_process
+        obs_dim, action_dim = env_spec(cfg.task.env)
+        policy, self.source = load_start_policy(cfg, obs_dim, action_dim)
+        self.run_dir = self.make_run_dir()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        rank = self.accelerator.process_index
+        torch.manual_seed(cfg.seed + rank)
+        self.env_cfg = dataclasses.replace(cfg.task.env, action_steps=cfg.task.n_action_steps if policy is None else policy.config.n_action_steps,
+                                           device=str(self.accelerator.device))
+        self.env = make_env(self.env_cfg)
+        if policy is None:
+            cfg.genpopp.init = "independent"
+            policy = scratch_policy(cfg, obs_dim, action_dim, self.env.action_low.cpu(), self.env.action_high.cpu())
+        policy = policy.to(self.accelerator.device)
+        calibration_obs = self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1)
+        algorithm = build_algorithm(policy, cfg, calibration_obs)
+        self.ppo = PPO(cfg.ppo, ActorCritic(algorithm, cfg.ppo.critic_hidden).to(self.accelerator.device),
+                       self.env, self.accelerator, cfg.seed)
+        self.logger = MetricsLogger(self.run_dir, enabled=self.is_main)
+        self.best_score = -math.inf
+        self.evals: dict[str, dict[str, float]] = {}
+        if cfg.resume:
+            self.load_checkpoint(self.run_dir / "checkpoints" / "last")
+        if self.is_main:
+            (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
+
+    @property
+    def algorithm(self) -> Algorithm:
+        return self.ppo.algorithm
+
+    def make_run_dir(self) -> Path:
+        cfg = self.cfg
+        if cfg.output_dir:
+            run_dir = resolve_path(cfg.output_dir)
+        elif cfg.resume:
+            raise ValueError("resume=true needs output_dir=<the run directory to continue>")
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = Path("runs/finetune") / f"{cfg.task.name}-{cfg.algo}-s{cfg.seed}-{stamp}"
+        if cfg.resume and not (run_dir / "checkpoints" / "last" / STATE_NAME).is_file():
+            raise FileNotFoundError(f"resume=true but {run_dir}/checkpoints/last/{STATE_NAME} does not exist")
+        if self.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        """Zero and stochastic sampling, episodes split over ranks, reduced as (sum, count)."""
+        cfg, accelerator = self.cfg, self.accelerator
+        per_rank = math.ceil(cfg.eval_episodes / accelerator.num_processes)
+        env = make_env(dataclasses.replace(self.env_cfg, num_envs=min(per_rank, self.env_cfg.num_envs)))
+        out = {}
+        try:
+            for mode, zero in (("eval_zero", True), ("eval_stochastic", False)):
+                result = evaluate(self.algorithm.act_for_eval, env, per_rank, zero=zero, seed=cfg.seed + 10_000 * (1 + accelerator.process_index))
+                totals = accelerator.reduce(result.totals().to(accelerator.device), "sum").cpu()
+                out |= EvalResult.summary_of_totals(totals, mode)
+        finally:
+            env.close()
+        return out
+
+    def score(self, evals: dict[str, float]) -> float:
+        key = "eval_zero/success_rate" if self.cfg.task.success_metric else "eval_zero/return_mean"
+        return evals[key]
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def save_checkpoint(self, name: str) -> None:
+        """LeRobot policy files + actor-critic weights + every rank's training state, atomically."""
+        states = gather_object([self.ppo.state_dict()])
+        if not self.is_main:
+            return
+        model = self.ppo.unwrapped
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        state = {"ranks": states, "world_size": self.accelerator.num_processes, "best_score": self.best_score, "evals": self.evals}
+
+        def write(tmp: Path) -> None:
+            save_policy(self.algorithm.export_policy(), tmp / "policy")
+            for item in (tmp / "policy").iterdir():
+                item.rename(tmp / item.name)
+            (tmp / "policy").rmdir()
+            save_file(weights, tmp / MODEL_NAME)
+            torch.save(state, tmp / STATE_NAME)
+
+        atomic_directory(self.run_dir / "checkpoints" / name, write)
+
+    def load_checkpoint(self, directory: Path) -> None:
+        state = torch.load(directory / STATE_NAME, weights_only=True)
+        if state["world_size"] != self.accelerator.num_processes:
+            raise ValueError(f"{directory} was written by {state['world_size']} processes; resume with the same number")
+        self.ppo.unwrapped.load_state_dict(load_file(directory / MODEL_NAME, device=str(self.accelerator.device)))
+        self.ppo.load_state_dict(state["ranks"][self.accelerator.process_index])
+        self.best_score, self.evals = state["best_score"], state["evals"]
+        self.logger.truncate(self.ppo.iteration)
+        if self.is_main:
+            print(f"resumed {self.run_dir} at iteration {self.ppo.iteration}")
+
+    # ---- the loop --------------------------------------------------------------------------
+    def check_finite(self, metrics: dict[str, float]) -> None:
+        bad = [name for name, p in self.ppo.unwrapped.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise FloatingPointError(f"non-finite parameters after the update: {bad[:5]}")
+
+    def train(self) -> dict:
+        cfg, start = self.cfg, time.time()
+        if "pretrained" not in self.evals:
+            self.evals["pretrained"] = self.evaluate()
+            self.logger.log(0, {"env_steps": 0, **self.evals["pretrained"]})
+        bar = tqdm(total=cfg.ppo.iterations, initial=self.ppo.iteration, desc=f"{cfg.algo} {cfg.task.name}",
+                   disable=not self.is_main, dynamic_ncols=True)
+        while self.ppo.iteration < cfg.ppo.iterations:
+            try:
+                metrics = self.ppo.iterate()
+                self.check_finite(metrics)
+            except FloatingPointError as err:
+                raise SystemExit(f"training diverged at iteration {self.ppo.iteration + 1}: {err}. "
+                                 f"The last good checkpoint is kept in {self.run_dir / 'checkpoints' / 'last'}") from None
+            it = self.ppo.iteration
+            metrics["time/elapsed_s"] = time.time() - start
+            if (cfg.eval_every and it % cfg.eval_every == 0) or it == cfg.ppo.iterations:
+                evals = self.evaluate()
+                metrics |= evals
+                if self.score(evals) > self.best_score:
+                    self.best_score = self.score(evals)
+                    self.save_checkpoint("best")
+                self.evals["final"] = evals
+            self.logger.log(it, metrics)
+            self.save_checkpoint("last")
+            bar.set_postfix({k.split("/")[-1]: f"{metrics[k]:.3g}" for k in ("train/return", "eval_zero/return_mean", "ppo/kl") if k in metrics})
+            bar.update(1)
+        bar.close()
+        return self.finish(time.time() - start)
+
+    def finish(self, wall_time: float) -> dict:
+        summary = {"algo": self.cfg.algo, "task": self.cfg.task.name, "seed": self.cfg.seed, "source": self.source,
+                   "pretrained": self.evals["pretrained"], "final": self.evals.get("final", self.evals["pretrained"]),
+                   "env_steps": self.ppo.env_steps, "iterations": self.ppo.iteration, "processes": self.accelerator.num_processes,
+                   "wall_time_s": wall_time, "checkpoint": str(self.run_dir / "checkpoints" / "last"),
+                   "policy_config": policy_config_dict(self.algorithm.export_policy().config)}
+        if self.is_main:
+            print(write_report(self.run_dir, summary, self.logger.rows))
+            if self.cfg.save_video:
+                self.save_video()
+        self.logger.close()
+        self.env.close()
+        return summary
+
+    @torch.no_grad()
+    def save_video(self) -> None:
+        """One zero-sampling evaluation episode as eval.gif, where the backend renders off-screen."""
+        env_cfg = dataclasses.replace(self.env_cfg, num_envs=1, kwargs={**self.env_cfg.kwargs, "render_mode": "rgb_array"})
+        try:
+            env = make_env(env_cfg)
+        except Exception as err:  # noqa: BLE001 - rendering is optional; say why and go on
+            print(f"no evaluation video: {err}")
+            return
+        frames, obs = [], env.reset(seed=self.cfg.seed)
+        for _ in range(1000):
+            frame = env.render()
+            if frame is None:
+                break
+            frames.append(frame)
+            step = env.step(self.algorithm.act_for_eval(obs, True, None))
+            if step.done.any():
+                break
+            obs = step.obs
+        env.close()
+        if frames:
+            imageio.mimsave(self.run_dir / "eval.gif", frames[::2], duration=1000 / 20)
+            print(f"evaluation video: {self.run_dir / 'eval.gif'}")
+        else:
+            print("no evaluation video: the env backend cannot render off-screen here")

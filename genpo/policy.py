@@ -1,0 +1,144 @@
+"""A flow policy: normalisers + velocity network + a sampler, acting on raw env observations.
+
+    policy = FlowPolicy(FlowPolicyConfig(obs_dim=11, action_dim=3), stats)
+    out = policy.sample(obs)               # out.env_actions (B, k, d) in env units
+    policy.use_reversible(SamplerConfig(kind="reversible", sigma=0.9, tau=0.05))
+    out = policy.sample(obs)               # out.sample.stored: the pair, out.sample.log_prob
+    policy.log_prob(obs, out.sample.stored) == out.sample.log_prob   (to round-off)
+
+The density lives in the policy's normalised action space (flattened chunk of H * d numbers);
+unnormalising and taking the first k actions of the chunk is post-processing outside the density.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from genpo.flows import VelocityMLP, flow_matching_loss
+from genpo.normalize import Normalizer
+from genpo.samplers import EulerSampler, ReversibleSampler, SampleOutput, VelocityFn
+
+POLICY_TYPE = "genpo_flow"
+
+
+@dataclass
+class SamplerConfig:
+    kind: str = "euler"  # euler (deterministic ODE) | reversible (GenPO++)
+    num_steps: int = 10  # N network evaluations per action chunk
+    sigma: float = 0.9  # reversible: history coefficient
+    init: str = "pretrained"  # reversible: pretrained (B, Euler start + tau) | independent (A)
+    coefficient: str = "consistent"  # reversible: c_i = h_i + sigma h_{i-1} | dt (c_i = h_i)
+    tau: float = 0.05  # reversible init B: history noise, normalised action units
+    learn_tau: bool = False  # learn log tau (per dimension) during fine-tuning
+    grid: list[float] | None = None  # time grid t_0 = 0 < ... < t_N = 1; uniform if None
+
+
+@dataclass
+class FlowPolicyConfig:
+    obs_dim: int = 0
+    action_dim: int = 0  # d, one env action
+    horizon: int = 1  # H, actions per predicted chunk
+    n_action_steps: int = 1  # k <= H, actions of the chunk the env executes
+    hidden_dim: int = 256
+    num_blocks: int = 3
+    time_embed_dim: int = 32
+    obs_norm: str = "mean_std"
+    action_norm: str = "min_max"
+    obs_key: str = "observation.state"
+    action_key: str = "action"
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+    @property
+    def flat_action_dim(self) -> int:
+        return self.horizon * self.action_dim
+
+    def validate(self) -> None:
+        if self.obs_dim < 1 or self.action_dim < 1:
+            raise ValueError(f"obs_dim and action_dim must be set (got {self.obs_dim}, {self.action_dim})")
+        if not 1 <= self.n_action_steps <= self.horizon:
+            raise ValueError(f"need 1 <= n_action_steps <= horizon, got {self.n_action_steps} and {self.horizon}")
+
+
+@dataclass
+class PolicyOutput:
+    env_actions: Tensor  # (B, k, d) unnormalised actions the env executes
+    sample: SampleOutput  # the sampler's output in normalised, flattened action space
+
+
+def build_sampler(cfg: SamplerConfig) -> EulerSampler | ReversibleSampler:
+    if cfg.kind == "euler":
+        return EulerSampler(cfg.num_steps, cfg.grid)
+    if cfg.kind == "reversible":
+        return ReversibleSampler(cfg.num_steps, cfg.sigma, cfg.init, cfg.coefficient, cfg.grid)
+    raise ValueError(f"unknown sampler kind {cfg.kind!r}; choose 'euler' or 'reversible'")
+
+
+class FlowPolicy(nn.Module):
+    def __init__(self, config: FlowPolicyConfig, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.obs_normalizer = Normalizer(config.obs_norm, config.obs_dim, stats and stats[config.obs_key])
+        self.action_normalizer = Normalizer(config.action_norm, config.action_dim, stats and stats[config.action_key])
+        self.velocity_net = VelocityMLP(config.obs_dim, config.flat_action_dim, config.hidden_dim,
+                                        config.num_blocks, config.time_embed_dim)
+        self.log_tau: nn.Parameter | None = None
+        self.set_sampler(config.sampler)
+
+    # ---- sampler --------------------------------------------------------------------------
+    def set_sampler(self, cfg: SamplerConfig) -> None:
+        """Switch the sampler (e.g. Euler -> GenPO++ reversible). Init B adds a per-dim log tau."""
+        self.sampler = build_sampler(cfg)
+        self.config.sampler = cfg
+        if cfg.kind == "reversible" and cfg.init == "pretrained":
+            log_tau = torch.full((self.config.flat_action_dim,), math.log(cfg.tau))
+            self.log_tau = nn.Parameter(log_tau, requires_grad=cfg.learn_tau)
+        else:
+            self.log_tau = None
+
+    def sampler_params(self) -> dict:
+        return {"log_tau": self.log_tau} if isinstance(self.sampler, ReversibleSampler) else {}
+
+    # ---- the flow ---------------------------------------------------------------------------
+    def velocity(self, obs: Tensor) -> VelocityFn:
+        """v(x, t) with the (raw) observation normalised and bound in."""
+        obs_n = self.obs_normalizer.normalize(obs)
+        return lambda x, t: self.velocity_net(x, obs_n, t)
+
+    def flow_loss(self, obs: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Flow-matching loss on raw observations and raw action chunks (B, H, d)."""
+        a = self.action_normalizer.normalize(actions).flatten(1)
+        return flow_matching_loss(self.velocity_net, self.obs_normalizer.normalize(obs), a, generator)
+
+    def latent(self, batch: int, *, zero: bool = False, generator: torch.Generator | None = None) -> Tensor:
+        shape = self.sampler.latent_shape(batch, self.config.flat_action_dim)
+        device = self.obs_normalizer.mean.device
+        if zero:
+            return torch.zeros(shape, device=device)
+        return torch.randn(shape, generator=generator, device=device)
+
+    def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
+               generator: torch.Generator | None = None) -> PolicyOutput:
+        """Sample action chunks for raw observations (B, obs_dim); `zero` = zero sampling (z = 0)."""
+        if latent is None:
+            latent = self.latent(obs.shape[0], zero=zero, generator=generator).to(obs.dtype)
+        out = self.sampler.sample(self.velocity(obs), latent, **self.sampler_params())
+        return PolicyOutput(env_actions=self.to_env_actions(out.action), sample=out)
+
+    def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
+        """Exact log-density of a stored sample (the GenPO++ pair) given raw observations."""
+        if not isinstance(self.sampler, ReversibleSampler):
+            raise TypeError(f"{type(self.sampler).__name__} is deterministic: it has no log-prob; use the reversible sampler")
+        return self.sampler.log_prob(self.velocity(obs), stored, **self.sampler_params())
+
+    def to_env_actions(self, flat_action: Tensor) -> Tensor:
+        """Post-processing: (B, H*d) normalised -> (B, k, d) env units (first k actions of the chunk)."""
+        cfg = self.config
+        chunk = self.action_normalizer.unnormalize(flat_action.reshape(-1, cfg.horizon, cfg.action_dim))
+        return chunk[:, : cfg.n_action_steps]

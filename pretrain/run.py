@@ -1,0 +1,129 @@
+"""Stage 1: flow-matching behaviour cloning on a LeRobotDataset, written as a LeRobot policy directory.
+
+    python pretrain/run.py                                # Hopper-medium, the embedded default
+    python pretrain/run.py task=pusht steps=20000
+    python pretrain/run.py task=hopper save_to=checkpoints/hopper_medium
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from genpo.checkpoint import save_policy
+from genpo.config import load_config, resolve_path, to_yaml
+from genpo.metrics import MetricsLogger
+from genpo.policy import FlowPolicy, FlowPolicyConfig
+from genpo.task import TaskConfig
+from pretrain.data import Demonstrations
+
+
+@dataclass
+class PretrainConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    policy: FlowPolicyConfig = field(default_factory=FlowPolicyConfig)
+    steps: int = 20_000
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    ema_decay: float = 0.999
+    log_every: int = 100
+    seed: int = 0
+    output_dir: str = ""  # default: runs/pretrain/<task>-<time>
+    save_to: str = ""  # also write the final (EMA) policy here, e.g. checkpoints/hopper_medium
+    eval_episodes: int = 10  # 0 disables the final evaluation in the task's env
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+
+
+def run_dir_for(cfg: PretrainConfig) -> Path:
+    return resolve_path(cfg.output_dir) if cfg.output_dir else Path("runs/pretrain") / f"{cfg.task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1 - decay)
+
+
+def train(cfg: PretrainConfig, demos: Demonstrations, run_dir: Path) -> FlowPolicy:
+    """Flow matching with AdamW, cosine LR and EMA weights; returns the EMA policy."""
+    task = cfg.task
+    cfg.policy.obs_dim, cfg.policy.action_dim = demos.obs.shape[1], demos.actions.shape[2]
+    cfg.policy.horizon, cfg.policy.n_action_steps = task.horizon, task.n_action_steps
+    cfg.policy.obs_key, cfg.policy.action_key = task.obs_key, task.action_key
+    policy = FlowPolicy(cfg.policy, demos.stats)
+    ema = copy.deepcopy(policy).requires_grad_(False)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    logger = MetricsLogger(run_dir)
+    running = 0.0
+    bar = tqdm(range(1, cfg.steps + 1), desc=f"pretrain {cfg.task.name}", dynamic_ncols=True)
+    for step in bar:
+        index = torch.randint(len(demos), (cfg.batch_size,), generator=generator)
+        loss = policy.flow_loss(demos.obs[index], demos.actions[index], generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        ema_update(ema, policy, cfg.ema_decay)
+        running += loss.item()
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            count = step % cfg.log_every or cfg.log_every
+            logger.log(step, {"train/flow_loss": running / count, "train/lr": schedule.get_last_lr()[0]})
+            bar.set_postfix(loss=f"{running / count:.4f}")
+            running = 0.0
+    logger.close()
+    return ema
+
+
+def evaluate_in_env(cfg: PretrainConfig, policy: FlowPolicy) -> dict[str, float]:
+    """Zero-sampling evaluation in the task's env, if its backend is installed."""
+    from genpo.envs import make_env
+    from genpo.rollout import evaluate
+
+    env_cfg = copy.deepcopy(cfg.task.env)
+    env_cfg.action_steps = cfg.policy.n_action_steps
+    try:
+        env = make_env(env_cfg)
+    except ImportError as err:
+        print(f"skipping evaluation: {err}")
+        return {}
+    try:
+        act = lambda obs, zero, generator: policy.sample(obs, zero=zero, generator=generator).env_actions
+        return evaluate(act, env, cfg.eval_episodes, zero=True, seed=cfg.seed + 10_000).summary("eval_zero")
+    finally:
+        env.close()
+
+
+def main(argv: list[str]) -> dict[str, float]:
+    cfg = load_config(PretrainConfig, "pretrain", argv)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    task = cfg.task
+    demos = Demonstrations.load(resolve_path(task.dataset), task.obs_key, task.action_key, task.horizon)
+    run_dir = run_dir_for(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"pretraining on {cfg.task.dataset}: {len(demos)} frames -> {run_dir}")
+    start = time.time()
+    policy = train(cfg, demos, run_dir)
+    (run_dir / "config.yaml").write_text(to_yaml(cfg))
+    command = "python pretrain/run.py " + " ".join(argv)
+    for target in filter(None, [run_dir / "checkpoint", cfg.save_to and resolve_path(cfg.save_to)]):
+        save_policy(policy, target, extra_files={"pretrain_config.yaml": to_yaml(cfg), "COMMAND": command + "\n"})
+    results = {"train/wall_time_s": time.time() - start}
+    if cfg.eval_episodes > 0:
+        results.update(evaluate_in_env(cfg, policy))
+    print(" ".join(f"{k}={v:.4g}" for k, v in results.items()))
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
