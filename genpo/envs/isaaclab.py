@@ -1,0 +1,289 @@
+"""IsaacLab adapter: ManagerBasedRLEnv / DirectRLEnv (torch, on the sim device) as a BatchedEnv.
+
+The IsaacLab contract it relies on (and that tests/isaaclab_contract.py implements without Isaac Sim):
+
+    obs_dict, extras = env.reset(seed=...)
+    obs_dict, reward, terminated, truncated, extras = env.step(actions)   # all (num_envs, ...) tensors
+
+Envs reset themselves inside step(): the returned obs of an ended env already belongs to its new
+episode. `terminated` is a terminal state, `truncated` the time limit (time-out termination terms).
+extras["log"] holds aggregated episode terms of the envs reset in that step (it is only rewritten when
+some env resets, so the adapter reads it only on those steps). The policy reads obs_dict["policy"].
+
+What this adapter adds:
+- Isaac Sim is started through isaaclab.app.AppLauncher(headless=True, device=...) before isaaclab.envs
+  or isaaclab_tasks is imported; then gym.make(task_id, cfg=parse_env_cfg(task_id, device, num_envs)).
+  One app per process (AppLauncher cannot be created twice): the app is kept for the process lifetime.
+- Task ids are resolved against the registered ids through genpo.envs.tasks (2.x "-v0" <-> 3.x names).
+- Action clipping: `clip_actions` (env kwargs) like RslRlVecEnvWrapper's: a float c clips to [-c, c],
+  None disables clipping; also accepted: a (low, high) pair. Default 1.0 (manager-based action spaces
+  are unbounded; rsl_rl's own default is None, rl_games's IsaacLab configs use 1.0). Bounded Box
+  action spaces are also clipped to their own bounds.
+- Final observations: IsaacLab 3.x envs with cfg.compute_final_obs=True put the pre-reset observation
+  groups in extras["final_obs"]; it is used when present (the launcher turns the flag on where the cfg
+  has it). IsaacLab 2.x gives none: then final_obs is the observation returned by the step that ended
+  the episode, i.e. the NEW episode's first observation. That biases the bootstrap value of truncated
+  episodes (V(s_0 of the next episode) instead of V(s_T)); it is what rsl_rl does too.
+- Finite-horizon tasks (env.cfg.is_finite_horizon=True): a time-out is part of the MDP, so it is
+  reported as terminated (no bootstrap), as rsl_rl's wrapper does by not sending time_outs.
+- Action chunks (k = action_steps): k env.step calls. EnvStep.reward holds, per env, the rewards up to
+  and including its first done inside the chunk; later rewards of that chunk belong to the env's NEW
+  episode (counted in that episode's statistics, not in EnvStep.reward). terminated/truncated/final_obs
+  come from that first done. EnvStep.obs is the obs after the k-th step, so after a mid-chunk reset it
+  is a few steps into the new episode rather than its first observation. If an env ends twice inside
+  one chunk (episodes shorter than k), only the first episode's statistics are reported.
+- Statistics: per-env return and length (env steps) are tracked here; success per env from a
+  termination term (env kwarg `success_term`, read with termination_manager.get_term) where given,
+  else NaN. extras["log"] (aggregated, e.g. "Episode_Reward/...", "Episode_Termination/...") is
+  collected from the steps where envs reset; pop_episode_log() returns their means since the last call.
+- Seeding: IsaacLab has one RNG for all envs; reset(seed) seeds it with `seed` (envs cannot be seeded
+  seed + j individually).
+
+Env kwargs (EnvConfig.kwargs) read here: clip_actions, success_term, obs_group ("policy"),
+obs_dim/action_dim (declared dims, checked against the env), app_launcher (dict of extra AppLauncher
+arguments). The rest go to the env factory (gym.make for the real IsaacLab).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .base import BatchedEnv, EnvConfig, EnvStep
+from .tasks import isaaclab_task_dims, resolve_isaaclab_task
+
+ISAACLAB_MISSING = (
+    "The 'isaaclab' env backend needs IsaacLab, and IsaacLab needs Isaac Sim on an NVIDIA GPU; neither "
+    "could be imported here. Install genpo[isaaclab] in a separate environment (Isaac Sim + IsaacLab "
+    "2.x/3.x; it pins packages that conflict with the lerobot extra), on a machine with an NVIDIA GPU."
+)
+
+_APP: Any = None  # the one SimulationApp of this process
+
+EnvFactory = Callable[..., Any]  # (task_id, num_envs=, device=, max_episode_steps=, **kwargs) -> env
+
+
+def launch_isaaclab(device: str, **launcher_kwargs) -> tuple[EnvFactory, list[str]]:
+    """Start Isaac Sim (once per process) and return (env factory, registered task ids)."""
+    global _APP
+    try:
+        from isaaclab.app import AppLauncher
+    except ImportError as err:
+        raise ImportError(ISAACLAB_MISSING) from err
+    if _APP is None:
+        options: dict[str, Any] = {"headless": True, "device": device}
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            options["distributed"] = True  # AppLauncher then uses cuda:LOCAL_RANK
+        options.update(launcher_kwargs)
+        _APP = AppLauncher(**options).app
+    # only importable once the app runs
+    import gymnasium as gym
+    import isaaclab_tasks  # noqa: F401 - registers the Isaac-* task ids
+    from isaaclab_tasks.utils import parse_env_cfg
+
+    def factory(task_id: str, num_envs: int, device: str, max_episode_steps: int | None = None, **kwargs):
+        env_cfg = parse_env_cfg(task_id, device=device, num_envs=num_envs)
+        if hasattr(env_cfg, "compute_final_obs"):  # IsaacLab 3.x: terminal obs in extras["final_obs"]
+            env_cfg.compute_final_obs = True
+        if max_episode_steps is not None:
+            step_dt = env_cfg.sim.dt * env_cfg.decimation
+            # max_episode_length = ceil(episode_length_s / step_dt): half a step below gives exactly N
+            env_cfg.episode_length_s = (max_episode_steps - 0.5) * step_dt
+        return gym.make(task_id, cfg=env_cfg, **kwargs)
+
+    return factory, list(gym.registry.keys())
+
+
+DEFAULT_CLIP_ACTIONS = 1.0
+_MAX_LOGS = 10_000  # extras["log"] entries kept between pop_episode_log() calls
+
+
+class IsaacLabEnv(BatchedEnv):
+    """BatchedEnv over one IsaacLab env. env_factory/registered_ids inject an env (tests)."""
+
+    def __init__(self, cfg: EnvConfig, env_factory: EnvFactory | None = None,
+                 registered_ids: Iterable[str] | None = None):
+        options = dict(cfg.kwargs)
+        clip = options.pop("clip_actions", DEFAULT_CLIP_ACTIONS)
+        self.success_term: str | None = options.pop("success_term", None)
+        self.obs_group: str = options.pop("obs_group", "policy")
+        declared = (options.pop("obs_dim", None), options.pop("action_dim", None))
+        launcher_kwargs = options.pop("app_launcher", {}) or {}
+        if env_factory is None:
+            env_factory, registered_ids = launch_isaaclab(cfg.device, **launcher_kwargs)
+        self.task = cfg.task if registered_ids is None else resolve_isaaclab_task(cfg.task, registered_ids)
+        self.env = env_factory(self.task, num_envs=cfg.num_envs, device=cfg.device,
+                               max_episode_steps=cfg.max_episode_steps, **options)
+        base = self.env.unwrapped
+        self.num_envs = int(base.num_envs)
+        if self.num_envs != cfg.num_envs:
+            raise ValueError(f"{self.task}: asked for {cfg.num_envs} envs, the env has {self.num_envs}")
+        self.sim_device = torch.device(base.device)
+        self.device = torch.device(cfg.device)
+        self.action_steps = cfg.action_steps
+        self.finite_horizon = bool(getattr(getattr(base, "cfg", None), "is_finite_horizon", False))
+        if self.success_term is not None and not hasattr(base, "termination_manager"):
+            raise ValueError(f"{self.task}: success_term={self.success_term!r} needs a manager-based env "
+                             "(termination_manager.get_term); this env has no termination manager")
+
+        self.obs_dim = self._obs_dim(base)
+        self.action_dim = self._action_dim(base)
+        known = (int(declared[0]), int(declared[1])) if None not in declared else isaaclab_task_dims(cfg.task)
+        if known is not None and known != (self.obs_dim, self.action_dim):
+            raise ValueError(f"{self.task}: env has (obs_dim, action_dim) = {(self.obs_dim, self.action_dim)}, "
+                             f"but {known} was declared (env.kwargs obs_dim/action_dim) or is listed in "
+                             "genpo.envs.tasks.TASK_DIMS; declare the env's real dims in env.kwargs")
+
+        low, high = self._space_bounds(base)
+        if clip is not None:
+            c_low, c_high = (-float(clip), float(clip)) if np.isscalar(clip) else clip
+            low = np.maximum(low, np.broadcast_to(np.asarray(c_low, dtype=np.float32), low.shape))
+            high = np.minimum(high, np.broadcast_to(np.asarray(c_high, dtype=np.float32), high.shape))
+        self.action_low = torch.as_tensor(low, dtype=torch.float32, device=self.device)
+        self.action_high = torch.as_tensor(high, dtype=torch.float32, device=self.device)
+        self._low = self.action_low.to(self.sim_device)
+        self._high = self.action_high.to(self.sim_device)
+
+        B, dev = self.num_envs, self.sim_device
+        self._ep_return = torch.zeros(B, device=dev)
+        self._ep_length = torch.zeros(B, device=dev)
+        self._logs: list[dict[str, Tensor]] = []
+
+    # ---- protocol ---------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> Tensor:
+        obs_dict, _ = self.env.reset(seed=seed) if seed is not None else self.env.reset()
+        self._ep_return.zero_()
+        self._ep_length.zero_()
+        return self._policy_obs(obs_dict).to(self.device)
+
+    def step(self, actions: Tensor) -> EnvStep:
+        actions = torch.as_tensor(actions)
+        if actions.dim() == 2 and self.action_steps == 1:
+            actions = actions.unsqueeze(1)
+        expected = (self.num_envs, self.action_steps, self.action_dim)
+        if tuple(actions.shape) != expected:
+            raise ValueError(f"actions must have shape (num_envs, action_steps, action_dim) = {expected}, "
+                             f"got {tuple(actions.shape)}")
+        actions = torch.clamp(actions.detach().to(self.sim_device, torch.float32), self._low, self._high)
+
+        B, dev = self.num_envs, self.sim_device
+        reward_sum = torch.zeros(B, device=dev)
+        ended = torch.zeros(B, dtype=torch.bool, device=dev)
+        terminated = torch.zeros(B, dtype=torch.bool, device=dev)
+        truncated = torch.zeros(B, dtype=torch.bool, device=dev)
+        nan = torch.full((B,), math.nan, device=dev)
+        ep_return, ep_length, success = nan.clone(), nan.clone(), nan.clone()
+        final_obs = None
+        for i in range(self.action_steps):
+            obs_dict, reward, term, trunc, extras = self.env.step(actions[:, i])
+            reward = reward.to(dev, torch.float32).reshape(B)
+            term = term.to(dev).bool().reshape(B)
+            trunc = trunc.to(dev).bool().reshape(B)
+            if self.finite_horizon:
+                term, trunc = term | trunc, torch.zeros_like(trunc)
+            else:
+                trunc = trunc & ~term
+            done = term | trunc
+            first = done & ~ended  # first end of an episode inside this chunk
+            reward_sum += torch.where(ended, 0.0, reward)
+            self._ep_return += reward
+            self._ep_length += 1
+            if bool(done.any()):
+                obs = self._policy_obs(obs_dict)
+                if final_obs is None:
+                    final_obs = torch.zeros(B, self.obs_dim, device=dev)
+                step_final = self._final_obs(extras, obs, done)
+                final_obs = torch.where(first[:, None], step_final, final_obs)
+                terminated |= first & term
+                truncated |= first & trunc
+                ep_return = torch.where(first, self._ep_return, ep_return)
+                ep_length = torch.where(first, self._ep_length, ep_length)
+                if self.success_term is not None:
+                    hit = self.env.unwrapped.termination_manager.get_term(self.success_term)
+                    success = torch.where(first, hit.to(dev).reshape(B).float(), success)
+                self._ep_return = torch.where(done, 0.0, self._ep_return)
+                self._ep_length = torch.where(done, 0.0, self._ep_length)
+                ended |= done
+                log = extras.get("log") if isinstance(extras, dict) else None
+                if log and len(self._logs) < _MAX_LOGS:
+                    self._logs.append({k: torch.as_tensor(v).detach().float().mean() for k, v in log.items()})
+        obs = self._policy_obs(obs_dict)
+        final_obs = obs.clone() if final_obs is None else torch.where(ended[:, None], final_obs, obs)
+        to = self.device
+        return EnvStep(obs=obs.to(to), reward=reward_sum.to(to), terminated=terminated.to(to),
+                       truncated=truncated.to(to), final_obs=final_obs.to(to), episode_return=ep_return.to(to),
+                       episode_length=ep_length.to(to), success=success.to(to))
+
+    def pop_episode_log(self) -> dict[str, float]:
+        """Means of IsaacLab's extras["log"] terms over the steps with resets since the last call."""
+        keys: dict[str, list[Tensor]] = {}
+        for log in self._logs:
+            for k, v in log.items():
+                keys.setdefault(k, []).append(v)
+        self._logs = []
+        return {k: torch.stack(v).mean().item() for k, v in keys.items()}
+
+    def render(self) -> np.ndarray | None:
+        if getattr(self.env, "render_mode", None) != "rgb_array":
+            return None
+        frame = self.env.render()
+        return None if frame is None else np.asarray(frame)
+
+    def close(self) -> None:
+        """Closes the env; the Isaac Sim app stays up for the rest of the process (it cannot restart)."""
+        self.env.close()
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _policy_obs(self, obs_dict) -> Tensor:
+        obs = obs_dict[self.obs_group] if not isinstance(obs_dict, Tensor) else obs_dict
+        if not isinstance(obs, Tensor):
+            raise TypeError(f"{self.task}: obs_dict[{self.obs_group!r}] is {type(obs).__name__}, expected one "
+                            "concatenated tensor (set concatenate_terms=True for that observation group)")
+        return obs.to(self.sim_device, torch.float32).reshape(self.num_envs, -1)
+
+    def _final_obs(self, extras, obs: Tensor, done: Tensor) -> Tensor:
+        """Terminal obs of the envs that ended in this step: extras["final_obs"] (3.x) else obs (2.x)."""
+        final = extras.get("final_obs") if isinstance(extras, dict) else None
+        if final is None:
+            return obs
+        if isinstance(final, dict) or hasattr(final, "keys"):
+            final = final[self.obs_group]
+        if isinstance(final, Tensor):
+            return final.to(self.sim_device, torch.float32).reshape(self.num_envs, -1)
+        out = obs.clone()  # per-env sequence (None where not ended)
+        for j in torch.nonzero(done).flatten().tolist():
+            value = final[j]
+            if isinstance(value, dict):
+                value = value[self.obs_group]
+            if value is not None:
+                out[j] = torch.as_tensor(value, device=self.sim_device, dtype=torch.float32).reshape(-1)
+        return out
+
+    def _obs_dim(self, base) -> int:
+        space = getattr(base, "single_observation_space", None)
+        try:
+            return int(space[self.obs_group].shape[-1])
+        except (TypeError, KeyError, AttributeError, IndexError):
+            obs_dict, _ = self.env.reset()
+            return int(self._policy_obs(obs_dict).shape[-1])
+
+    def _action_dim(self, base) -> int:
+        manager = getattr(base, "action_manager", None)
+        if manager is not None and hasattr(manager, "total_action_dim"):
+            return int(manager.total_action_dim)
+        return int(np.prod(base.single_action_space.shape))
+
+    def _space_bounds(self, base) -> tuple[np.ndarray, np.ndarray]:
+        space = getattr(base, "single_action_space", None)
+        low = np.full(self.action_dim, -np.inf, dtype=np.float32)
+        high = np.full(self.action_dim, np.inf, dtype=np.float32)
+        if space is not None and hasattr(space, "low") and np.size(space.low) == self.action_dim:
+            low = np.asarray(space.low, dtype=np.float32).reshape(-1)
+            high = np.asarray(space.high, dtype=np.float32).reshape(-1)
+        return low, high
