@@ -21,7 +21,8 @@ from finetune.algos.base import Algorithm
 from finetune.config import FinetuneConfig
 from finetune.ppo import PPO, ActorCritic
 from finetune.report import write_report
-from genpo.checkpoint import atomic_directory, load_policy, policy_config_dict, save_policy
+from genpo.checkpoint import atomic_directory, policy_config_dict, save_policy
+from genpo.convert import load_any_policy
 from genpo.config import resolve_path, to_yaml
 from genpo.envs import env_spec, make_env
 from genpo.envs.base import BatchedEnv, EnvConfig
@@ -52,8 +53,7 @@ def load_start_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int) -> tup
     before any env is started."""
     if cfg.policy.from_scratch:
         return None, "a freshly initialised velocity network (from scratch, independent-pair init)"
-    path = resolve_path(cfg.policy.path or cfg.task.checkpoint)
-    return load_policy(path, obs_dim=obs_dim, action_dim=action_dim), f"genpo flow policy from {path}"
+    return load_any_policy(resolve_path(cfg.policy.path or cfg.task.checkpoint), obs_dim=obs_dim, action_dim=action_dim)
 
 
 class FinetuneRun:
@@ -113,15 +113,20 @@ class FinetuneRun:
     def evaluate(self) -> dict[str, float]:
         """Zero and stochastic sampling, episodes split over ranks, reduced as (sum, count)."""
         cfg, accelerator = self.cfg, self.accelerator
+        if cfg.eval_episodes <= 0:
+            return {}
         per_rank = math.ceil(cfg.eval_episodes / accelerator.num_processes)
-        env = make_env(dataclasses.replace(self.env_cfg, num_envs=min(per_rank, self.env_cfg.num_envs)))
+        # One Isaac Sim app per process: IsaacLab evaluates in the training envs, then resets them.
+        shares_env = self.env_cfg.backend == "isaaclab"
+        env = self.env if shares_env else make_env(dataclasses.replace(self.env_cfg, num_envs=min(per_rank, self.env_cfg.num_envs)))
         out = {}
-        try:
-            for mode, zero in (("eval_zero", True), ("eval_stochastic", False)):
-                result = evaluate(self.algorithm.act_for_eval, env, per_rank, zero=zero, seed=cfg.seed + 10_000 * (1 + accelerator.process_index))
-                totals = accelerator.reduce(result.totals().to(accelerator.device), "sum").cpu()
-                out |= EvalResult.summary_of_totals(totals, mode)
-        finally:
+        for mode, zero in (("eval_zero", True), ("eval_stochastic", False)):
+            result = evaluate(self.algorithm.act_for_eval, env, per_rank, zero=zero, seed=cfg.seed + 10_000 * (1 + accelerator.process_index))
+            totals = accelerator.reduce(result.totals().to(accelerator.device), "sum").cpu()
+            out |= EvalResult.summary_of_totals(totals, mode)
+        if shares_env:
+            self.ppo.obs = env.reset(seed=cfg.seed + 1000 * accelerator.process_index + self.ppo.iteration)
+        else:
             env.close()
         return out
 
@@ -172,7 +177,7 @@ class FinetuneRun:
             self.evals["pretrained"] = self.evaluate()
             self.logger.log(0, {"env_steps": 0, **self.evals["pretrained"]})
         bar = tqdm(total=cfg.ppo.iterations, initial=self.ppo.iteration, desc=f"{cfg.algo} {cfg.task.name}",
-                   disable=not self.is_main, dynamic_ncols=True)
+                   disable=not self.is_main, dynamic_ncols=True, mininterval=2.0)
         while self.ppo.iteration < cfg.ppo.iterations:
             try:
                 metrics = self.ppo.iterate()
@@ -185,7 +190,7 @@ class FinetuneRun:
             if (cfg.eval_every and it % cfg.eval_every == 0) or it == cfg.ppo.iterations:
                 evals = self.evaluate()
                 metrics |= evals
-                if self.score(evals) > self.best_score:
+                if evals and self.score(evals) > self.best_score:
                     self.best_score = self.score(evals)
                     self.save_checkpoint("best")
                 self.evals["final"] = evals
@@ -213,6 +218,9 @@ class FinetuneRun:
     @torch.no_grad()
     def save_video(self) -> None:
         """One zero-sampling evaluation episode as eval.gif, where the backend renders off-screen."""
+        if self.env_cfg.backend == "isaaclab":
+            print("no evaluation video: IsaacLab records video through its own camera pipeline (--enable_cameras)")
+            return
         env_cfg = dataclasses.replace(self.env_cfg, num_envs=1, kwargs={**self.env_cfg.kwargs, "render_mode": "rgb_array"})
         try:
             env = make_env(env_cfg)
@@ -220,8 +228,8 @@ class FinetuneRun:
             print(f"no evaluation video: {err}")
             return
         frames, obs = [], env.reset(seed=self.cfg.seed)
-        for _ in range(1000):
-            frame = env.render()
+        for i in range(200):  # at most 200 policy steps, every other one rendered: a short clip, ~20 s on CPU
+            frame = env.render() if i % 2 == 0 else frames[-1]
             if frame is None:
                 break
             frames.append(frame)
@@ -231,7 +239,7 @@ class FinetuneRun:
             obs = step.obs
         env.close()
         if frames:
-            imageio.mimsave(self.run_dir / "eval.gif", frames[::2], duration=1000 / 20)
+            imageio.mimsave(self.run_dir / "eval.gif", frames[::2], duration=1000 / 10)
             print(f"evaluation video: {self.run_dir / 'eval.gif'}")
         else:
             print("no evaluation video: the env backend cannot render off-screen here")

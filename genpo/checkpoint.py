@@ -46,7 +46,7 @@ def atomic_directory(target: str | Path, write: Callable[[Path], None]) -> Path:
 def policy_config_dict(config: FlowPolicyConfig) -> dict[str, Any]:
     cfg = dataclasses.asdict(config)
     return {
-        "type": POLICY_TYPE,
+        "type": getattr(config, "policy_type", POLICY_TYPE),  # baseline policies (genpo.policy_common) set their own
         **cfg,
         "input_features": {config.obs_key: {"type": "STATE", "shape": [config.obs_dim]}},
         "output_features": {config.action_key: {"type": "ACTION", "shape": [config.action_dim]}},
@@ -54,12 +54,21 @@ def policy_config_dict(config: FlowPolicyConfig) -> dict[str, Any]:
 
 
 def save_policy(policy: FlowPolicy, directory: str | Path, extra_files: dict[str, str] | None = None) -> Path:
-    """Write config.json, model.safetensors (weights + normaliser statistics) and any extra text files."""
-    state = {k: v.detach().to("cpu").contiguous() for k, v in policy.state_dict().items()}
+    """Write config.json, model.safetensors (weights + normaliser statistics), LeRobot's processor files
+    (so lerobot-eval can normalise) and any extra text files. Converted policies (genpo.convert) that
+    have `write_checkpoint` are written in their source format instead (e.g. a LeRobot diffusion dir)."""
+    from genpo.lerobot.processors import write_processor_files
+
+    custom = getattr(policy, "write_checkpoint", None)
+    state = None if custom else {k: v.detach().to("cpu").contiguous() for k, v in policy.state_dict().items()}
 
     def write(tmp: Path) -> None:
-        (tmp / CONFIG_NAME).write_text(json.dumps(policy_config_dict(policy.config), indent=2))
-        save_file(state, tmp / WEIGHTS_NAME, metadata={"format": "pt", "type": POLICY_TYPE})
+        if custom:
+            custom(tmp)
+        else:
+            (tmp / CONFIG_NAME).write_text(json.dumps(policy_config_dict(policy.config), indent=2))
+            save_file(state, tmp / WEIGHTS_NAME, metadata={"format": "pt", "type": POLICY_TYPE})
+            write_processor_files(policy, tmp)
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
 
@@ -86,6 +95,9 @@ def load_policy(directory: str | Path, *, obs_dim: int | None = None, action_dim
                 device: str | torch.device = "cpu") -> FlowPolicy:
     """Load a policy directory; obs_dim/action_dim, if given, must match the checkpoint."""
     directory = Path(directory)
+    other = _baseline_policy_class(directory)
+    if other is not None:  # DDPM/DDIM (DPPO) and Gaussian (PPO) baselines: genpo.policy_common
+        return other.load(directory, obs_dim=obs_dim, action_dim=action_dim, device=device)
     config = read_policy_config(directory)
     for name, expected in (("obs_dim", obs_dim), ("action_dim", action_dim)):
         if expected is not None and getattr(config, name) != expected:
@@ -107,3 +119,21 @@ def load_policy(directory: str | Path, *, obs_dim: int | None = None, action_dim
     except RuntimeError as err:
         raise ValueError(f"{weights} does not match its config.json: {err}") from None
     return policy
+
+
+BASELINE_POLICY_TYPES = {"genpo_diffusion": ("genpo.diffusion", "DiffusionPolicy"),
+                         "genpo_gaussian": ("genpo.gaussian", "GaussianPolicy")}
+
+
+def _baseline_policy_class(directory: Path):
+    """The class of a baseline policy directory (by config.json "type"), None for anything else."""
+    try:
+        kind = json.loads((directory / CONFIG_NAME).read_text()).get("type")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None  # read_policy_config reports missing or corrupt files
+    if kind not in BASELINE_POLICY_TYPES:
+        return None
+    import importlib
+
+    module, name = BASELINE_POLICY_TYPES[kind]
+    return getattr(importlib.import_module(module), name)

@@ -12,6 +12,7 @@ unnormalising and taking the first k actions of the chunk is post-processing out
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -80,21 +81,30 @@ def build_sampler(cfg: SamplerConfig) -> EulerSampler | ReversibleSampler:
 
 
 class FlowPolicy(nn.Module):
-    def __init__(self, config: FlowPolicyConfig, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None):
+    """`velocity_net`: any module (x, obs_normalised, t) -> v in our time convention (default: a fresh
+    VelocityMLP). If it has `time_grid(num_steps) -> list[float]` (e.g. a converted DDIM network that may
+    only be evaluated at its trained timesteps), that grid is used whenever the sampler config gives none."""
+
+    def __init__(self, config: FlowPolicyConfig, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+                 velocity_net: nn.Module | None = None):
         super().__init__()
         config.validate()
         self.config = config
         self.obs_normalizer = Normalizer(config.obs_norm, config.obs_dim, stats and stats[config.obs_key])
         self.action_normalizer = Normalizer(config.action_norm, config.action_dim, stats and stats[config.action_key])
-        self.velocity_net = VelocityMLP(config.obs_dim, config.flat_action_dim, config.hidden_dim,
-                                        config.num_blocks, config.time_embed_dim)
+        self.velocity_net = velocity_net if velocity_net is not None else VelocityMLP(
+            config.obs_dim, config.flat_action_dim, config.hidden_dim, config.num_blocks, config.time_embed_dim)
         self.log_tau: nn.Parameter | None = None
         self.set_sampler(config.sampler)
 
     # ---- sampler --------------------------------------------------------------------------
     def set_sampler(self, cfg: SamplerConfig) -> None:
         """Switch the sampler (e.g. Euler -> GenPO++ reversible). Init B adds a per-dim log tau."""
-        self.sampler = build_sampler(cfg)
+        grid_of = getattr(self.velocity_net, "time_grid", None)
+        if grid_of is not None and cfg.grid is None:  # the network's own grid; the config keeps grid=None
+            self.sampler = build_sampler(dataclasses.replace(cfg, grid=list(grid_of(cfg.num_steps))))
+        else:
+            self.sampler = build_sampler(cfg)
         self.config.sampler = cfg
         if cfg.kind == "reversible" and cfg.init == "pretrained":
             log_tau = torch.full((self.config.flat_action_dim,), math.log(cfg.tau))

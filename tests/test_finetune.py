@@ -1,0 +1,113 @@
+"""The fine-tuning harness end to end on Hopper-v5 (few envs, tiny budgets)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import finetune.runner as runner
+from finetune.config import FinetuneConfig
+from finetune.runner import FinetuneRun
+from genpo.checkpoint import load_policy, save_policy
+from genpo.config import REPO_ROOT, load_config
+from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
+
+TINY = ["task.env.num_envs=2", "task.env.max_episode_steps=40", "ppo.steps_per_iter=8", "ppo.minibatch_size=8",
+        "ppo.epochs=2", "ppo.critic_warmup_iters=0", "ppo.critic_hidden=[32,32]", "eval_episodes=2", "eval_every=1",
+        "save_video=false"]
+
+
+@pytest.fixture(scope="module")
+def hopper_checkpoint(tmp_path_factory) -> Path:
+    """A small random flow policy with Hopper-v5's dims and dataset-like normalisation."""
+    torch.manual_seed(0)
+    stats = {"observation.state": {"min": -np.ones(11), "max": np.ones(11), "mean": np.zeros(11), "std": np.ones(11)},
+             "action": {"min": -np.ones(3), "max": np.ones(3), "mean": np.zeros(3), "std": np.ones(3)}}
+    cfg = FlowPolicyConfig(obs_dim=11, action_dim=3, horizon=4, n_action_steps=4, hidden_dim=32, num_blocks=1,
+                           sampler=SamplerConfig(num_steps=4))
+    return save_policy(FlowPolicy(cfg, stats), tmp_path_factory.mktemp("ckpt") / "hopper_tiny")
+
+
+def config(*overrides: str) -> FinetuneConfig:
+    return load_config(FinetuneConfig, "finetune", [*TINY, *overrides])
+
+
+def test_two_genpopp_iterations_on_hopper(tmp_path, hopper_checkpoint):
+    cfg = config(f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path}", "ppo.iterations=2")
+    run = FinetuneRun(cfg, [])
+    summary = run.train()
+    rows = run.logger.rows
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    assert rows[1]["ppo/ratio_check"] <= 1e-5 and rows[2]["ppo/ratio_check"] <= 1e-5
+    for key in ("ppo/policy_loss", "ppo/value_loss", "ppo/kl", "genpopp/action_drift", "eval_zero/return_mean"):
+        assert np.isfinite(rows[-1][key]), key
+    assert summary["env_steps"] == 2 * 8 * 2 * 4
+    for name in ("last", "best"):
+        policy = load_policy(tmp_path / "checkpoints" / name, obs_dim=11, action_dim=3)
+        assert policy.config.sampler.kind == "reversible" and policy.log_tau is not None
+    assert (tmp_path / "report.md").is_file() and (tmp_path / "curves.png").stat().st_size > 0
+    fine_tuned = load_policy(tmp_path / "checkpoints" / "last")
+    assert not torch.equal(fine_tuned.velocity_net.input.weight, load_policy(hopper_checkpoint).velocity_net.input.weight)
+
+
+def test_resume_continues_iteration_optimizer_and_rng(tmp_path, hopper_checkpoint):
+    args = [f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path}", "eval_episodes=0"]
+    first = FinetuneRun(config(*args, "ppo.iterations=2"), [])
+    first.train()
+    saved = first.ppo.state_dict()
+    resumed = FinetuneRun(config(*args, "ppo.iterations=3", "resume=true"), [])
+    assert resumed.ppo.iteration == 2 and resumed.ppo.env_steps == first.ppo.env_steps
+    assert torch.equal(resumed.ppo.generator.get_state(), saved["generator"])
+    assert torch.equal(resumed.ppo.shuffle.get_state(), saved["shuffle"])
+    for a, b in zip(first.ppo.actor_opt.state_dict()["state"].values(), resumed.ppo.actor_opt.state_dict()["state"].values()):
+        assert torch.equal(a["exp_avg"], b["exp_avg"]) and a["step"] == b["step"]
+    for (name, p), q in zip(first.ppo.unwrapped.named_parameters(), resumed.ppo.unwrapped.parameters()):
+        assert torch.equal(p, q), name
+    resumed.train()
+    assert resumed.ppo.iteration == 3
+    assert [r["step"] for r in resumed.logger.rows] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("task.env.task=Hopper-v99", "unknown .*task"),
+    ("algo=nope", "unknown algo"),
+    ("task=pusht", "obs_dim=11, but the env needs obs_dim=5"),
+])
+def test_bad_input_fails_before_any_env_starts(monkeypatch, hopper_checkpoint, override, message):
+    def no_env(*args, **kwargs):
+        raise AssertionError("an env was started before the input was validated")
+
+    monkeypatch.setattr(runner, "make_env", no_env)
+    with pytest.raises(ValueError, match=message):
+        FinetuneRun(config(f"policy.path={hopper_checkpoint}", *override.split()), [])
+
+
+def test_two_process_accelerate_keeps_parameters_identical(tmp_path, hopper_checkpoint):
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO_ROOT / "tests" / "ddp_worker.py"), str(tmp_path),
+           *TINY, f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path / 'run'}"]
+    subprocess.run(cmd, check=True, env=env, cwd=REPO_ROOT, timeout=300)
+    rank0, rank1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
+    assert rank0["world_size"].item() == 2 == rank1["world_size"].item()
+    assert not torch.equal(rank0["last_obs"], rank1["last_obs"]), "both ranks saw the same data"
+    assert rank0["ratio_check"].item() <= 1e-5 and rank1["ratio_check"].item() <= 1e-5
+    after = [k for k in rank0 if k.startswith("after.")]
+    assert any(not torch.equal(rank0[k], rank0[k.replace("after.", "before.")]) for k in after), "no update happened"
+    for key in after:
+        assert torch.equal(rank0[key], rank1[key]), f"{key} differs between ranks"
+
+
+def test_shipped_checkpoints_match_their_tasks():
+    for task in ("hopper", "pusht"):
+        cfg = load_config(FinetuneConfig, "finetune", [f"task={task}"])
+        path = REPO_ROOT / cfg.task.checkpoint
+        assert (path / "COMMAND").is_file(), f"{path} should record the command that made it"
+        from genpo.envs import env_spec
+
+        load_policy(path, obs_dim=env_spec(cfg.task.env)[0], action_dim=env_spec(cfg.task.env)[1])
