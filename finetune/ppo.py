@@ -8,6 +8,8 @@ so gradients are all-reduced; rollouts use the unwrapped module under no_grad.
 from __future__ import annotations
 
 import math
+import resource
+import time
 from dataclasses import dataclass
 
 import torch
@@ -87,6 +89,7 @@ class PPO:
         self.reward_scaler = RewardScaler(env.num_envs, cfg.gamma, cfg.reward_scaling)
         self.iteration = 0
         self.env_steps = 0  # over all ranks
+        self.train_time = 0.0  # seconds spent in iterate() (rollout + update + diagnostics), evaluations excluded
         self.obs = env.reset(seed=seed + 1000 * rank)
 
     @property
@@ -124,7 +127,8 @@ class PPO:
         """Index minibatches for every epoch, fixed before the update (epoch 0's layout is reused
         to recompute the old log-probs, so r == 1 holds exactly on the first minibatch)."""
         mb = min(self.cfg.minibatch_size, size)
-        return [list(torch.randperm(size, generator=self.shuffle).split(mb)) for _ in range(self.cfg.epochs)]
+        repeats = max(1, self.cfg.sample_repeats)  # > 1: an epoch walks the buffer this many times (ReinFlow)
+        return [list((torch.randperm(size * repeats, generator=self.shuffle) % size).split(mb)) for _ in range(self.cfg.epochs)]
 
     @torch.no_grad()
     def recompute_old_log_prob(self, data: dict[str, Tensor], batches: list[Tensor]) -> Tensor:
@@ -180,12 +184,12 @@ class PPO:
             advantage = mb["advantage"]
             if cfg.normalize_advantages and advantage.numel() > 1:
                 advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-            surrogate = torch.max(-advantage * ratio, -advantage * ratio.clamp(1 - cfg.clip, 1 + cfg.clip))
+            surrogate, clipped = self.algorithm.surrogate(ratio, advantage, cfg.clip)  # PPO clip unless overridden
             policy_loss = surrogate.mean()
             loss = loss + policy_loss + evaluation.extra_loss
             kl = self.mean_over_ranks(((ratio - 1) - log_ratio).mean())
             metrics |= {"ppo/policy_loss": policy_loss.item(), "ppo/kl": kl.item(),
-                        "ppo/clip_fraction": ((ratio - 1).abs() > cfg.clip).float().mean().item(),
+                        "ppo/clip_fraction": clipped.float().mean().item(),
                         **{k: v.item() for k, v in evaluation.metrics.items()}}
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss {loss.item()} ({metrics})")
@@ -210,7 +214,7 @@ class PPO:
     def adapt_learning_rate(self, kl: float) -> None:
         """rsl_rl rule on the (rank-averaged) k3 KL: lr / 1.5 above 2 x target, lr * 1.5 below target / 2."""
         cfg = self.cfg
-        if cfg.target_kl <= 0:
+        if cfg.target_kl <= 0 or cfg.lr_cycle > 0:
             return
         for group in self.actor_opt.param_groups:
             if kl > 2 * cfg.target_kl:
@@ -218,34 +222,76 @@ class PPO:
             elif kl < cfg.target_kl / 2:
                 group["lr"] = min(group["lr"] * 1.5, cfg.max_lr)
 
+    def apply_lr_cycle(self) -> None:
+        """Cosine LR with linear warm-up, restarted every lr_cycle iterations (ReinFlow's
+        CosineAnnealingWarmupRestarts), for actor and critic; lr_cycle = 0 leaves the LRs alone."""
+        cfg = self.cfg
+        if cfg.lr_cycle <= 0:
+            return
+        step = self.iteration % cfg.lr_cycle
+        for opt, top, floor in ((self.actor_opt, cfg.actor_lr, cfg.actor_lr_floor), (self.critic_opt, cfg.critic_lr, cfg.critic_lr_floor)):
+            if step < cfg.lr_warmup:
+                lr = floor + (top - floor) * step / cfg.lr_warmup
+            else:
+                progress = (step - cfg.lr_warmup) / max(cfg.lr_cycle - cfg.lr_warmup, 1)
+                lr = floor + (top - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+            for group in opt.param_groups:
+                group["lr"] = lr
+
     # ---- one iteration ----------------------------------------------------------------------
     def iterate(self) -> dict[str, float]:
+        start = time.perf_counter()
+        self.algorithm.begin_iteration(self.iteration, self.cfg.iterations)
+        self.apply_lr_cycle()
         rollout, episode_totals = self.collect()
+        rollout_done = time.perf_counter()
         train_actor = self.iteration >= self.cfg.critic_warmup_iters
         probe = rollout.flatten()
         probe_obs, probe_stored = probe["obs"][: self.cfg.minibatch_size], probe["stored"][: self.cfg.minibatch_size]
         snapshot = self.algorithm.snapshot(probe_obs, probe_stored)
+        update_start = time.perf_counter()
         metrics = self.update(rollout, train_actor)
+        update_done = time.perf_counter()
         metrics |= self.algorithm.diagnostics(probe_obs, probe_stored, snapshot)
         metrics |= EpisodeStats.summary(episode_totals)
         metrics["env_steps"] = self.env_steps
         self.iteration += 1
+        elapsed = time.perf_counter() - start
+        self.train_time += elapsed
+        samples = rollout.reward.numel()
+        metrics |= {"time/rollout_s": rollout_done - start, "time/update_s": update_done - update_start,
+                    "time/iteration_s": elapsed, "time/train_s": self.train_time,
+                    "time/update_us_per_sample": (update_done - update_start) / samples * 1e6,
+                    **memory_metrics(rollout)}
         return metrics
 
     def state_dict(self) -> dict:
-        return {"iteration": self.iteration, "env_steps": self.env_steps,
+        return {"iteration": self.iteration, "env_steps": self.env_steps, "train_time": self.train_time,
                 "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
                 "reward_scaler": self.reward_scaler.state_dict(), "generator": self.generator.get_state(),
                 "shuffle": self.shuffle.get_state(), "torch_rng": torch.get_rng_state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.iteration, self.env_steps = state["iteration"], state["env_steps"]
+        self.train_time = state.get("train_time", 0.0)
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.reward_scaler.load_state_dict(state["reward_scaler"])
         self.generator.set_state(state["generator"])
         self.shuffle.set_state(state["shuffle"])
         torch.set_rng_state(state["torch_rng"])
+
+
+def memory_metrics(rollout: Rollout) -> dict[str, float]:
+    """Peak resident memory of this process (whole process: torch, envs, buffers), peak accelerator
+    memory where there is one, and what the algorithm keeps per sample (stored + old log-prob)."""
+    per_sample = rollout.stored[0, 0].numel() + rollout.log_prob[0, 0].numel()
+    buffer_bytes = rollout.stored.numel() * rollout.stored.element_size() + rollout.log_prob.numel() * rollout.log_prob.element_size()
+    out = {"memory/peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "memory/buffer_mb": buffer_bytes / 2**20, "memory/stored_floats_per_sample": float(per_sample)}
+    if rollout.stored.is_cuda:
+        out["memory/peak_gpu_mb"] = torch.cuda.max_memory_allocated(rollout.stored.device) / 2**20
+    return out
 
 
 def explained_variance(prediction: Tensor, target: Tensor) -> float:

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 CURVES = [("return", ["train/return", "eval_zero/return_mean", "eval_stochastic/return_mean"]),
           ("success rate", ["train/success_rate", "eval_zero/success_rate", "eval_stochastic/success_rate"]),
           ("pair KL (k3)", ["ppo/kl"]),
-          ("action drift", ["genpopp/action_drift"]),
+          ("action drift", ["genpopp/action_drift", "reinflow/action_drift", "fpo/action_drift", "ppo_gaussian/action_drift"]),
           ("explained variance", ["ppo/explained_variance"])]
 
 

@@ -3,6 +3,11 @@
     python pretrain/run.py                                # Hopper-medium, the embedded default
     python pretrain/run.py task=pusht steps=20000
     python pretrain/run.py task=hopper save_to=checkpoints/hopper_medium
+    python pretrain/run.py task=hopper objective=ddpm save_to=checkpoints/hopper_medium_ddpm          # for DPPO
+    python pretrain/run.py task=hopper objective=gaussian save_to=checkpoints/hopper_medium_gaussian  # for PPO
+
+objective=ddpm and objective=gaussian train the baselines' policies on the same data, with the same
+network width/depth (policy.hidden_dim, policy.num_blocks) and the same number of updates.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from tqdm import tqdm
 
 from genpo.checkpoint import save_policy
 from genpo.config import load_config, resolve_path, to_yaml
+from genpo.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
+from genpo.gaussian import GaussianPolicy, GaussianPolicyConfig
 from genpo.metrics import MetricsLogger
 from genpo.policy import FlowPolicy, FlowPolicyConfig
 from genpo.task import TaskConfig
@@ -28,6 +35,9 @@ from pretrain.data import Demonstrations
 class PretrainConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     policy: FlowPolicyConfig = field(default_factory=FlowPolicyConfig)
+    objective: str = "flow"  # flow (flow matching) | ddpm (epsilon prediction, DPPO) | gaussian (Gaussian NLL, PPO)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)  # objective=ddpm: schedule
+    gaussian_init_std: float = 1.0  # objective=gaussian: initial std of the policy
     steps: int = 20_000
     batch_size: int = 256
     lr: float = 1e-3
@@ -38,11 +48,28 @@ class PretrainConfig:
     output_dir: str = ""  # default: runs/pretrain/<task>-<time>
     save_to: str = ""  # also write the final (EMA) policy here, e.g. checkpoints/hopper_medium
     eval_episodes: int = 10  # 0 disables the final evaluation in the task's env
-    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    threads: int = 1  # torch intra-op threads per process (1 is fastest for these small nets on CPU); 0: torch's default
+
+
+OBJECTIVES = ("flow", "ddpm", "gaussian")
 
 
 def run_dir_for(cfg: PretrainConfig) -> Path:
-    return resolve_path(cfg.output_dir) if cfg.output_dir else Path("runs/pretrain") / f"{cfg.task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if cfg.output_dir:
+        return resolve_path(cfg.output_dir)
+    name = cfg.task.name if cfg.objective == "flow" else f"{cfg.task.name}-{cfg.objective}"
+    return Path("runs/pretrain") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def make_policy(cfg: PretrainConfig, stats: dict):
+    """The policy the objective trains; all share cfg.policy's width, depth and chunk layout."""
+    if cfg.objective == "flow":
+        return FlowPolicy(cfg.policy, stats)
+    if cfg.objective == "ddpm":
+        return DiffusionPolicy(DiffusionPolicyConfig.like(cfg.policy, diffusion=cfg.diffusion), stats)
+    if cfg.objective == "gaussian":
+        return GaussianPolicy(GaussianPolicyConfig.like(cfg.policy, init_std=cfg.gaussian_init_std), stats)
+    raise ValueError(f"unknown objective {cfg.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
 
 
 @torch.no_grad()
@@ -57,17 +84,18 @@ def train(cfg: PretrainConfig, demos: Demonstrations, run_dir: Path) -> FlowPoli
     cfg.policy.obs_dim, cfg.policy.action_dim = demos.obs.shape[1], demos.actions.shape[2]
     cfg.policy.horizon, cfg.policy.n_action_steps = task.horizon, task.n_action_steps
     cfg.policy.obs_key, cfg.policy.action_key = task.obs_key, task.action_key
-    policy = FlowPolicy(cfg.policy, demos.stats)
+    policy = make_policy(cfg, demos.stats)
+    objective_loss = policy.flow_loss if cfg.objective == "flow" else policy.bc_loss
     ema = copy.deepcopy(policy).requires_grad_(False)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps)
     generator = torch.Generator().manual_seed(cfg.seed)
     logger = MetricsLogger(run_dir)
     running = 0.0
-    bar = tqdm(range(1, cfg.steps + 1), desc=f"pretrain {cfg.task.name}", dynamic_ncols=True)
+    bar = tqdm(range(1, cfg.steps + 1), desc=f"pretrain {cfg.task.name}", dynamic_ncols=True, mininterval=2.0)
     for step in bar:
         index = torch.randint(len(demos), (cfg.batch_size,), generator=generator)
-        loss = policy.flow_loss(demos.obs[index], demos.actions[index], generator)
+        loss = objective_loss(demos.obs[index], demos.actions[index], generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -76,7 +104,7 @@ def train(cfg: PretrainConfig, demos: Demonstrations, run_dir: Path) -> FlowPoli
         running += loss.item()
         if step % cfg.log_every == 0 or step == cfg.steps:
             count = step % cfg.log_every or cfg.log_every
-            logger.log(step, {"train/flow_loss": running / count, "train/lr": schedule.get_last_lr()[0]})
+            logger.log(step, {f"train/{cfg.objective}_loss": running / count, "train/lr": schedule.get_last_lr()[0]})
             bar.set_postfix(loss=f"{running / count:.4f}")
             running = 0.0
     logger.close()
@@ -104,6 +132,8 @@ def evaluate_in_env(cfg: PretrainConfig, policy: FlowPolicy) -> dict[str, float]
 
 def main(argv: list[str]) -> dict[str, float]:
     cfg = load_config(PretrainConfig, "pretrain", argv)
+    if cfg.objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {cfg.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

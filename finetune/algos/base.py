@@ -19,12 +19,12 @@ from genpo.policy import FlowPolicy
 class Act:
     env_actions: Tensor  # (B, k, d) env units
     stored: Tensor  # (B, ...) what the buffer keeps per sample
-    log_prob: Tensor  # (B,) at the acting parameters
+    log_prob: Tensor  # (B,) at the acting parameters, or (B, M): M PPO terms per sample (see `surrogate`)
 
 
 @dataclass
 class Evaluation:
-    log_prob: Tensor  # (B,) differentiable
+    log_prob: Tensor  # (B,) or (B, M) differentiable, same layout as Act.log_prob
     extra_loss: Tensor  # scalar added to the PPO loss (entropy bonus, BC term, ...)
     metrics: dict[str, Tensor] = field(default_factory=dict)
 
@@ -44,6 +44,21 @@ class Algorithm(nn.Module):
 
     def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def surrogate(self, ratio: Tensor, advantage: Tensor, clip: float) -> tuple[Tensor, Tensor]:
+        """The PPO policy objective per term, to be averaged: (loss, clipped indicator), both ratio's shape.
+
+        ratio is (B,) or (B, M) (M terms per sample: denoising steps for DPPO, Monte-Carlo samples for
+        FPO), advantage (B,) normalised. Default: PPO's clipped surrogate with one clip range, the
+        advantage shared by every term. Override for per-term clip ranges or weights (DPPO) or another
+        objective (FPO++'s ASPO)."""
+        if ratio.ndim > advantage.ndim:
+            advantage = advantage.reshape(*advantage.shape, *(1,) * (ratio.ndim - advantage.ndim))
+        loss = torch.max(-advantage * ratio, -advantage * ratio.clamp(1 - clip, 1 + clip))
+        return loss, (ratio - 1).abs() > clip
+
+    def begin_iteration(self, iteration: int, total: int) -> None:
+        """Called before each iteration's rollout (e.g. ReinFlow's noise-bound schedule)."""
 
     def evaluate(self, obs: Tensor, stored: Tensor) -> Evaluation:
         """Training-time forward; override to add loss terms."""

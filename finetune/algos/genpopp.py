@@ -69,7 +69,7 @@ class GenPOpp(Algorithm):
         """Round-trip error, action drift ||F_theta(z_old)_N - x_N|| at fixed noise, sum log tau."""
         policy = self.policy
         pair_new = policy.sampler.forward(policy.velocity(obs), snapshot["latent"], **policy.sampler_params())
-        out = {"genpopp/roundtrip_error": snapshot["roundtrip_error"],
+        out = {"genpopp/pair_roundtrip_error": snapshot["roundtrip_error"],
                "genpopp/action_drift": (pair_new[:, 1] - stored[:, 1]).norm(dim=-1).mean().item()}
         if policy.log_tau is not None:
             out["genpopp/sum_log_tau"] = policy.log_tau.sum().item()

@@ -1,0 +1,126 @@
+"""What the baseline policies (DDPM/DDIM diffusion for DPPO, Gaussian for PPO) share with FlowPolicy:
+normalisers, the action-chunk layout, post-processing, and LeRobot-style policy directories.
+
+A policy directory holds config.json ("type": genpo_diffusion | genpo_gaussian), model.safetensors
+and LeRobot's processor files, exactly like a genpo_flow directory; `genpo.checkpoint.load_policy`
+dispatches on "type".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from genpo.normalize import Normalizer
+
+SHARED_FIELDS = ("obs_dim", "action_dim", "horizon", "n_action_steps", "hidden_dim", "num_blocks", "time_embed_dim",
+                 "obs_norm", "action_norm", "obs_key", "action_key")
+
+
+@dataclass
+class ChunkPolicyConfig:
+    """The fields every policy shares with FlowPolicyConfig (same meaning, same defaults)."""
+
+    obs_dim: int = 0
+    action_dim: int = 0
+    horizon: int = 1
+    n_action_steps: int = 1
+    hidden_dim: int = 256
+    num_blocks: int = 3
+    time_embed_dim: int = 32
+    obs_norm: str = "mean_std"
+    action_norm: str = "min_max"
+    obs_key: str = "observation.state"
+    action_key: str = "action"
+
+    @property
+    def flat_action_dim(self) -> int:
+        return self.horizon * self.action_dim
+
+    @property
+    def executed_dim(self) -> int:
+        """Entries of the flattened chunk the env executes (the first n_action_steps actions)."""
+        return self.n_action_steps * self.action_dim
+
+    def validate(self) -> None:
+        if self.obs_dim < 1 or self.action_dim < 1:
+            raise ValueError(f"obs_dim and action_dim must be set (got {self.obs_dim}, {self.action_dim})")
+        if not 1 <= self.n_action_steps <= self.horizon:
+            raise ValueError(f"need 1 <= n_action_steps <= horizon, got {self.n_action_steps} and {self.horizon}")
+
+    @classmethod
+    def like(cls, other, **fields):
+        """This config type with the shared fields of `other` (e.g. pretraining's FlowPolicyConfig)."""
+        return cls(**{name: getattr(other, name) for name in SHARED_FIELDS}, **fields)
+
+
+class ChunkPolicy(nn.Module):
+    """Base of the baseline policies: observation/action normalisers, post-processing, save/load."""
+
+    config_class: type[ChunkPolicyConfig] = ChunkPolicyConfig
+
+    def __init__(self, config: ChunkPolicyConfig, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.obs_normalizer = Normalizer(config.obs_norm, config.obs_dim, stats and stats[config.obs_key])
+        self.action_normalizer = Normalizer(config.action_norm, config.action_dim, stats and stats[config.action_key])
+
+    def normalized_chunks(self, actions: Tensor) -> Tensor:
+        """Raw action chunks (B, H, d) -> flattened normalised (B, H*d)."""
+        return self.action_normalizer.normalize(actions).flatten(1)
+
+    def to_env_actions(self, flat_action: Tensor) -> Tensor:
+        """(B, H*d) normalised -> (B, k, d) env units (the first k actions of the chunk)."""
+        cfg = self.config
+        chunk = self.action_normalizer.unnormalize(flat_action.reshape(-1, cfg.horizon, cfg.action_dim))
+        return chunk[:, : cfg.n_action_steps]
+
+    # ---- policy directories -------------------------------------------------------------------
+    def write_checkpoint(self, directory: Path) -> None:
+        """Called by genpo.checkpoint.save_policy (atomic directory writes happen there)."""
+        from genpo.checkpoint import CONFIG_NAME, WEIGHTS_NAME, policy_config_dict
+        from genpo.lerobot.processors import write_processor_files
+
+        state = {k: v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
+        (directory / CONFIG_NAME).write_text(json.dumps(policy_config_dict(self.config), indent=2))
+        save_file(state, directory / WEIGHTS_NAME, metadata={"format": "pt", "type": self.config.policy_type})
+        write_processor_files(self, directory)
+
+    @classmethod
+    def load(cls, directory: str | Path, *, obs_dim: int | None = None, action_dim: int | None = None,
+             device: str | torch.device = "cpu") -> "ChunkPolicy":
+        from genpo.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+
+        directory = Path(directory)
+        raw = json.loads((directory / CONFIG_NAME).read_text())
+        known = {f.name for f in dataclasses.fields(cls.config_class)}
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls.config_class),
+                                                     {k: v for k, v in raw.items() if k in known}))
+        for name, expected in (("obs_dim", obs_dim), ("action_dim", action_dim)):
+            if expected is not None and getattr(config, name) != expected:
+                raise ValueError(f"checkpoint {directory} has {name}={getattr(config, name)}, but the env needs "
+                                 f"{name}={expected}: pick a checkpoint trained for this task")
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            raise FileNotFoundError(f"{weights} is missing: the checkpoint is incomplete")
+        try:
+            state = load_file(weights, device=str(device))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise ValueError(f"{weights} is corrupt or truncated ({err}); re-create the checkpoint") from None
+        policy = cls(config).to(device)
+        try:
+            policy.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError(f"{weights} does not match its config.json: {err}") from None
+        return policy
