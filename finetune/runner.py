@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import time
@@ -22,10 +21,9 @@ from finetune.config import FinetuneConfig
 from finetune.ppo import PPO, ActorCritic
 from finetune.report import write_report
 from genpo.checkpoint import atomic_directory, policy_config_dict, save_policy
-from genpo.convert import load_any_policy
 from genpo.config import resolve_path, to_yaml
+from genpo.convert import load_any_policy
 from genpo.envs import env_spec, make_env
-from genpo.envs.base import BatchedEnv, EnvConfig
 from genpo.metrics import MetricsLogger
 from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
 from genpo.rollout import EvalResult, evaluate

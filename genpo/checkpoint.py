@@ -7,6 +7,7 @@ so a crash never leaves a half-written checkpoint behind.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import shutil
@@ -16,9 +17,10 @@ from typing import Any, Callable
 import torch
 from omegaconf import OmegaConf
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from genpo.policy import POLICY_TYPE, FlowPolicy, FlowPolicyConfig
+from genpo.policy import POLICY_TYPE
+from genpo.policy_common import ChunkPolicy, ChunkPolicyConfig
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -43,40 +45,36 @@ def atomic_directory(target: str | Path, write: Callable[[Path], None]) -> Path:
     return target
 
 
-def policy_config_dict(config: FlowPolicyConfig) -> dict[str, Any]:
-    cfg = dataclasses.asdict(config)
+def policy_config_dict(config: ChunkPolicyConfig) -> dict[str, Any]:
     return {
-        "type": getattr(config, "policy_type", POLICY_TYPE),  # baseline policies (genpo.policy_common) set their own
-        **cfg,
+        "type": config.policy_type,
+        **dataclasses.asdict(config),
         "input_features": {config.obs_key: {"type": "STATE", "shape": [config.obs_dim]}},
         "output_features": {config.action_key: {"type": "ACTION", "shape": [config.action_dim]}},
     }
 
 
-def save_policy(policy: FlowPolicy, directory: str | Path, extra_files: dict[str, str] | None = None) -> Path:
-    """Write config.json, model.safetensors (weights + normaliser statistics), LeRobot's processor files
-    (so lerobot-eval can normalise) and any extra text files. Converted policies (genpo.convert) that
-    have `write_checkpoint` are written in their source format instead (e.g. a LeRobot diffusion dir)."""
-    from genpo.lerobot.processors import write_processor_files
-
-    custom = getattr(policy, "write_checkpoint", None)
-    state = None if custom else {k: v.detach().to("cpu").contiguous() for k, v in policy.state_dict().items()}
+def save_policy(policy: ChunkPolicy, directory: str | Path, extra_files: dict[str, str] | None = None) -> Path:
+    """Write the policy directory (policy.write_checkpoint: config.json, model.safetensors with weights and
+    normaliser statistics, LeRobot's processor files; converted policies write their source format) and
+    any extra text files, atomically."""
 
     def write(tmp: Path) -> None:
-        if custom:
-            custom(tmp)
-        else:
-            (tmp / CONFIG_NAME).write_text(json.dumps(policy_config_dict(policy.config), indent=2))
-            save_file(state, tmp / WEIGHTS_NAME, metadata={"format": "pt", "type": POLICY_TYPE})
-            write_processor_files(policy, tmp)
+        policy.write_checkpoint(tmp)
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
 
     return atomic_directory(directory, write)
 
 
-def read_policy_config(directory: str | Path) -> FlowPolicyConfig:
-    directory = Path(directory)
+# config.json "type" -> (module, class) of every policy genpo saves
+POLICY_CLASSES = {POLICY_TYPE: ("genpo.policy", "FlowPolicy"),
+                  "genpo_diffusion": ("genpo.diffusion", "DiffusionPolicy"),
+                  "genpo_gaussian": ("genpo.gaussian", "GaussianPolicy")}
+
+
+def read_policy_type(directory: Path) -> tuple[str | None, dict]:
+    """(config.json "type", the whole config.json), with clear errors for a missing or corrupt file."""
     path = directory / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no policy checkpoint at {directory}: expected a directory with {CONFIG_NAME} and {WEIGHTS_NAME}")
@@ -84,25 +82,26 @@ def read_policy_config(directory: str | Path) -> FlowPolicyConfig:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}); the checkpoint is corrupt") from None
-    if raw.get("type") != POLICY_TYPE:
-        raise ValueError(f"{directory} holds a policy of type {raw.get('type')!r}, not {POLICY_TYPE!r}")
-    known = {f.name for f in dataclasses.fields(FlowPolicyConfig)}
-    schema = OmegaConf.structured(FlowPolicyConfig)
-    return OmegaConf.to_object(OmegaConf.merge(schema, {k: v for k, v in raw.items() if k in known}))
+    return raw.get("type"), raw
 
 
 def load_policy(directory: str | Path, *, obs_dim: int | None = None, action_dim: int | None = None,
-                device: str | torch.device = "cpu") -> FlowPolicy:
-    """Load a policy directory; obs_dim/action_dim, if given, must match the checkpoint."""
+                device: str | torch.device = "cpu") -> ChunkPolicy:
+    """Load a genpo policy directory (flow, diffusion or Gaussian); obs_dim/action_dim, if given, must match."""
     directory = Path(directory)
-    other = _baseline_policy_class(directory)
-    if other is not None:  # DDPM/DDIM (DPPO) and Gaussian (PPO) baselines: genpo.policy_common
-        return other.load(directory, obs_dim=obs_dim, action_dim=action_dim, device=device)
-    config = read_policy_config(directory)
-    for name, expected in (("obs_dim", obs_dim), ("action_dim", action_dim)):
-        if expected is not None and getattr(config, name) != expected:
-            raise ValueError(f"checkpoint {directory} has {name}={getattr(config, name)}, but the env needs "
-                             f"{name}={expected}: pick a checkpoint trained for this task")
+    kind, raw = read_policy_type(directory)
+    if kind not in POLICY_CLASSES:
+        raise ValueError(f"{directory} holds a policy of type {kind!r}; genpo policies are {sorted(POLICY_CLASSES)} "
+                         "(LeRobot checkpoints load through genpo.convert.load_any_policy)")
+    module, name = POLICY_CLASSES[kind]
+    policy_class = getattr(importlib.import_module(module), name)
+    known = {f.name for f in dataclasses.fields(policy_class.config_class)}
+    config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(policy_class.config_class),
+                                                 {k: v for k, v in raw.items() if k in known}))
+    for field_name, expected in (("obs_dim", obs_dim), ("action_dim", action_dim)):
+        if expected is not None and getattr(config, field_name) != expected:
+            raise ValueError(f"checkpoint {directory} has {field_name}={getattr(config, field_name)}, but the env needs "
+                             f"{field_name}={expected}: pick a checkpoint trained for this task")
     weights = directory / WEIGHTS_NAME
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} is missing: the checkpoint is incomplete")
@@ -110,7 +109,7 @@ def load_policy(directory: str | Path, *, obs_dim: int | None = None, action_dim
         state = load_file(weights, device=str(device))
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{weights} is corrupt or truncated ({err}); re-create the checkpoint") from None
-    policy = FlowPolicy(config).to(device)
+    policy = policy_class(config).to(device)
     missing, unexpected = set(policy.state_dict()) - set(state), set(state) - set(policy.state_dict())
     if missing or unexpected:
         raise ValueError(f"{weights} does not match its config.json: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
@@ -119,21 +118,3 @@ def load_policy(directory: str | Path, *, obs_dim: int | None = None, action_dim
     except RuntimeError as err:
         raise ValueError(f"{weights} does not match its config.json: {err}") from None
     return policy
-
-
-BASELINE_POLICY_TYPES = {"genpo_diffusion": ("genpo.diffusion", "DiffusionPolicy"),
-                         "genpo_gaussian": ("genpo.gaussian", "GaussianPolicy")}
-
-
-def _baseline_policy_class(directory: Path):
-    """The class of a baseline policy directory (by config.json "type"), None for anything else."""
-    try:
-        kind = json.loads((directory / CONFIG_NAME).read_text()).get("type")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return None  # read_policy_config reports missing or corrupt files
-    if kind not in BASELINE_POLICY_TYPES:
-        return None
-    import importlib
-
-    module, name = BASELINE_POLICY_TYPES[kind]
-    return getattr(importlib.import_module(module), name)

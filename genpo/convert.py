@@ -25,14 +25,12 @@ unnormalisation is post-processing (FlowPolicy.to_env_actions).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from torch import Tensor, nn
 
-import genpo.checkpoint as checkpoint
-from genpo.checkpoint import CONFIG_NAME, load_policy
-from genpo.policy import POLICY_TYPE, FlowPolicy
+from genpo.checkpoint import POLICY_CLASSES, load_policy, read_policy_type
+from genpo.policy import FlowPolicy
 
 IMAGE_POLICIES = ("pi0", "pi05", "pi0_fast", "smolvla", "act", "vqbet", "groot", "xvla", "wall_x")
 
@@ -50,17 +48,6 @@ class ReversedTimeVelocity(nn.Module):
         return -self.model(x, obs, 1 - t)
 
 
-def read_type(directory: Path) -> tuple[str | None, dict]:
-    path = directory / CONFIG_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"no policy checkpoint at {directory}: expected a directory with {CONFIG_NAME}")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); the checkpoint is corrupt") from None
-    return raw.get("type"), raw
-
-
 def load_any_policy(path: str | Path, *, obs_dim: int | None = None, action_dim: int | None = None,
                     num_steps: int | None = None, diffusion_grid: str | None = None) -> tuple[FlowPolicy, str]:
     """Load a policy directory of any supported kind as a flow policy; returns (policy, description).
@@ -71,10 +58,8 @@ def load_any_policy(path: str | Path, *, obs_dim: int | None = None, action_dim:
     policy's DDIM grid ("ddim" default, "ddim_start", "uniform": see genpo.lerobot.diffusion).
     """
     directory = Path(path)
-    kind, raw = read_type(directory)
-    if kind == POLICY_TYPE:
-        return load_policy(directory, obs_dim=obs_dim, action_dim=action_dim), f"genpo flow policy from {directory}"
-    if kind in getattr(checkpoint, "BASELINE_POLICY_TYPES", {}):  # genpo's own baseline policies
+    kind, raw = read_policy_type(directory)
+    if kind in POLICY_CLASSES:  # genpo's own flow, diffusion (DPPO) and Gaussian (PPO) policies
         return load_policy(directory, obs_dim=obs_dim, action_dim=action_dim), f"genpo {kind} policy from {directory}"
     if kind == "diffusion":
         from genpo.lerobot.diffusion import check_state_only, load_lerobot_diffusion

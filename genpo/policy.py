@@ -2,7 +2,7 @@
 
     policy = FlowPolicy(FlowPolicyConfig(obs_dim=11, action_dim=3), stats)
     out = policy.sample(obs)               # out.env_actions (B, k, d) in env units
-    policy.use_reversible(SamplerConfig(kind="reversible", sigma=0.9, tau=0.05))
+    policy.set_sampler(SamplerConfig(kind="reversible", sigma=0.9, tau=0.05))
     out = policy.sample(obs)               # out.sample.stored: the pair, out.sample.log_prob
     policy.log_prob(obs, out.sample.stored) == out.sample.log_prob   (to round-off)
 
@@ -15,14 +15,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from genpo.flows import VelocityMLP, flow_matching_loss
-from genpo.normalize import Normalizer
+from genpo.policy_common import ChunkPolicy, ChunkPolicyConfig
 from genpo.samplers import EulerSampler, ReversibleSampler, SampleOutput, VelocityFn
 
 POLICY_TYPE = "genpo_flow"
@@ -41,29 +41,9 @@ class SamplerConfig:
 
 
 @dataclass
-class FlowPolicyConfig:
-    obs_dim: int = 0
-    action_dim: int = 0  # d, one env action
-    horizon: int = 1  # H, actions per predicted chunk
-    n_action_steps: int = 1  # k <= H, actions of the chunk the env executes
-    hidden_dim: int = 256
-    num_blocks: int = 3
-    time_embed_dim: int = 32
-    obs_norm: str = "mean_std"
-    action_norm: str = "min_max"
-    obs_key: str = "observation.state"
-    action_key: str = "action"
+class FlowPolicyConfig(ChunkPolicyConfig):
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
-
-    @property
-    def flat_action_dim(self) -> int:
-        return self.horizon * self.action_dim
-
-    def validate(self) -> None:
-        if self.obs_dim < 1 or self.action_dim < 1:
-            raise ValueError(f"obs_dim and action_dim must be set (got {self.obs_dim}, {self.action_dim})")
-        if not 1 <= self.n_action_steps <= self.horizon:
-            raise ValueError(f"need 1 <= n_action_steps <= horizon, got {self.n_action_steps} and {self.horizon}")
+    policy_type: ClassVar[str] = POLICY_TYPE
 
 
 @dataclass
@@ -80,18 +60,16 @@ def build_sampler(cfg: SamplerConfig) -> EulerSampler | ReversibleSampler:
     raise ValueError(f"unknown sampler kind {cfg.kind!r}; choose 'euler' or 'reversible'")
 
 
-class FlowPolicy(nn.Module):
+class FlowPolicy(ChunkPolicy):
     """`velocity_net`: any module (x, obs_normalised, t) -> v in our time convention (default: a fresh
     VelocityMLP). If it has `time_grid(num_steps) -> list[float]` (e.g. a converted DDIM network that may
     only be evaluated at its trained timesteps), that grid is used whenever the sampler config gives none."""
 
+    config_class = FlowPolicyConfig
+
     def __init__(self, config: FlowPolicyConfig, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None,
                  velocity_net: nn.Module | None = None):
-        super().__init__()
-        config.validate()
-        self.config = config
-        self.obs_normalizer = Normalizer(config.obs_norm, config.obs_dim, stats and stats[config.obs_key])
-        self.action_normalizer = Normalizer(config.action_norm, config.action_dim, stats and stats[config.action_key])
+        super().__init__(config, stats)
         self.velocity_net = velocity_net if velocity_net is not None else VelocityMLP(
             config.obs_dim, config.flat_action_dim, config.hidden_dim, config.num_blocks, config.time_embed_dim)
         self.log_tau: nn.Parameter | None = None
@@ -146,9 +124,3 @@ class FlowPolicy(nn.Module):
         if not isinstance(self.sampler, ReversibleSampler):
             raise TypeError(f"{type(self.sampler).__name__} is deterministic: it has no log-prob; use the reversible sampler")
         return self.sampler.log_prob(self.velocity(obs), stored, **self.sampler_params())
-
-    def to_env_actions(self, flat_action: Tensor) -> Tensor:
-        """Post-processing: (B, H*d) normalised -> (B, k, d) env units (first k actions of the chunk)."""
-        cfg = self.config
-        chunk = self.action_normalizer.unnormalize(flat_action.reshape(-1, cfg.horizon, cfg.action_dim))
-        return chunk[:, : cfg.n_action_steps]

@@ -1,24 +1,19 @@
-"""What the baseline policies (DDPM/DDIM diffusion for DPPO, Gaussian for PPO) share with FlowPolicy:
+"""What every genpo policy (flow, DDPM/DDIM diffusion for DPPO, Gaussian for PPO) shares:
 normalisers, the action-chunk layout, post-processing, and LeRobot-style policy directories.
 
-A policy directory holds config.json ("type": genpo_diffusion | genpo_gaussian), model.safetensors
-and LeRobot's processor files, exactly like a genpo_flow directory; `genpo.checkpoint.load_policy`
-dispatches on "type".
+A policy directory holds config.json ("type": genpo_flow | genpo_diffusion | genpo_gaussian),
+model.safetensors and LeRobot's processor files; `genpo.checkpoint.load_policy` dispatches on "type".
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import numpy as np
-import torch
-from omegaconf import OmegaConf
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from genpo.normalize import Normalizer
@@ -42,6 +37,7 @@ class ChunkPolicyConfig:
     action_norm: str = "min_max"
     obs_key: str = "observation.state"
     action_key: str = "action"
+    policy_type: ClassVar[str] = ""  # config.json "type"; set by each policy's config class
 
     @property
     def flat_action_dim(self) -> int:
@@ -65,7 +61,7 @@ class ChunkPolicyConfig:
 
 
 class ChunkPolicy(nn.Module):
-    """Base of the baseline policies: observation/action normalisers, post-processing, save/load."""
+    """Base of every policy: observation/action normalisers, post-processing, writing its directory."""
 
     config_class: type[ChunkPolicyConfig] = ChunkPolicyConfig
 
@@ -96,31 +92,3 @@ class ChunkPolicy(nn.Module):
         (directory / CONFIG_NAME).write_text(json.dumps(policy_config_dict(self.config), indent=2))
         save_file(state, directory / WEIGHTS_NAME, metadata={"format": "pt", "type": self.config.policy_type})
         write_processor_files(self, directory)
-
-    @classmethod
-    def load(cls, directory: str | Path, *, obs_dim: int | None = None, action_dim: int | None = None,
-             device: str | torch.device = "cpu") -> "ChunkPolicy":
-        from genpo.checkpoint import CONFIG_NAME, WEIGHTS_NAME
-
-        directory = Path(directory)
-        raw = json.loads((directory / CONFIG_NAME).read_text())
-        known = {f.name for f in dataclasses.fields(cls.config_class)}
-        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls.config_class),
-                                                     {k: v for k, v in raw.items() if k in known}))
-        for name, expected in (("obs_dim", obs_dim), ("action_dim", action_dim)):
-            if expected is not None and getattr(config, name) != expected:
-                raise ValueError(f"checkpoint {directory} has {name}={getattr(config, name)}, but the env needs "
-                                 f"{name}={expected}: pick a checkpoint trained for this task")
-        weights = directory / WEIGHTS_NAME
-        if not weights.is_file():
-            raise FileNotFoundError(f"{weights} is missing: the checkpoint is incomplete")
-        try:
-            state = load_file(weights, device=str(device))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise ValueError(f"{weights} is corrupt or truncated ({err}); re-create the checkpoint") from None
-        policy = cls(config).to(device)
-        try:
-            policy.load_state_dict(state)
-        except RuntimeError as err:
-            raise ValueError(f"{weights} does not match its config.json: {err}") from None
-        return policy

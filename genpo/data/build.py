@@ -1,6 +1,7 @@
 """Build the shipped LeRobotDataset v3.0 datasets in datasets/ from ../shared/data, offline.
 
     python -m genpo.data.build pusht                 # -> datasets/pusht
+    python -m genpo.data.build pusht_split           # -> datasets/pusht_split (agent / block split, for LeRobot's Diffusion Policy)
     python -m genpo.data.build hopper                # -> datasets/hopper_expert, datasets/hopper_medium
     python -m genpo.data.build walker2d              # -> datasets/walker2d_expert, datasets/walker2d_medium
     python -m genpo.data.build hopper --calibrate    # sweep the medium noise level; prints, writes nothing
@@ -73,7 +74,7 @@ MUJOCO = {
     ),
 }
 
-INDEX_ORDER = ["pusht", "hopper_expert", "hopper_medium", "walker2d_expert", "walker2d_medium"]
+INDEX_ORDER = ["pusht", "pusht_split", "hopper_expert", "hopper_medium", "walker2d_expert", "walker2d_medium"]
 
 
 def _rel_cmd(target: str, extra: str = "") -> str:
@@ -180,6 +181,85 @@ def build_pusht(shared: Path, out: Path, overwrite: bool) -> Path:
         features_names=PUSHT_NAMES,
         overwrite=overwrite,
         extra_files={"README.md": pusht_card(episodes)},
+    )
+
+
+# PushT, split layout: the same 206 demonstrations with the 5-d state split into agent and block, so
+# that LeRobot's Diffusion Policy (which needs an image or observation.environment_state input) can be
+# trained on gym-pusht's state observation. LeRobot's DiffusionPolicy conditions on
+# [observation.state, observation.environment_state] per step, which is exactly the 5-d vector.
+PUSHT_SPLIT_NAMES = {
+    "observation.state": ["agent_x", "agent_y"],
+    "observation.environment_state": ["block_x", "block_y", "block_angle"],
+    "action": ["target_agent_x", "target_agent_y"],
+}
+
+
+def pusht_split_episodes(episodes: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    return [
+        {
+            "observation.state": ep["observation.state"][:, :2].copy(),
+            "observation.environment_state": ep["observation.state"][:, 2:].copy(),
+            "action": ep["action"],
+            "next.done": ep["next.done"],
+        }
+        for ep in episodes
+    ]
+
+
+def pusht_split_card(episodes: list[dict[str, np.ndarray]]) -> str:
+    lengths = np.array([len(ep["action"]) for ep in episodes])
+    block = np.concatenate([ep["observation.environment_state"] for ep in episodes])
+    return f"""# pusht_split — PushT human demonstrations, agent / block split (for LeRobot's Diffusion Policy)
+
+LeRobotDataset v3.0 (parquet only, no images), built offline by this project from the same arrays as
+[`pusht`](../pusht/README.md); only the layout of the observation differs.
+
+## Source and licence
+- `shared/data/{PUSHT_NPZ}`: the original Diffusion Policy PushT demonstrations
+  (`pusht_cchi_v7_replay`, Chi et al. 2023, **MIT licence**); see the `pusht` card for provenance
+  and the replay check against gym-pusht.
+- Rebuild: `{_rel_cmd("pusht_split")}`.
+
+## Why this layout
+LeRobot 0.4.4's `DiffusionPolicy` refuses inputs without a camera image or an
+`observation.environment_state` ("You must provide at least one image or the environment state among
+the inputs"), so it cannot be trained on `pusht`'s single 5-d `observation.state`. Here the 5-d
+gym-pusht state is split in two features; the policy's global conditioning is
+`cat([observation.state, observation.environment_state])` per observation step
+(`DiffusionModel._prepare_global_conditioning`), i.e. exactly gym-pusht's `obs_type="state"` vector
+[agent_x, agent_y, block_x, block_y, block_angle], which is what genpo's PushT env gives.
+
+## Features (fps {PUSHT_FPS})
+| key | shape | meaning |
+|---|---|---|
+| `observation.state` | 2 | [agent_x, agent_y] (pixels) = `pusht` state[0:2] |
+| `observation.environment_state` | 3 | [block_x, block_y, block_angle] (pixels, radians in [0, 2π)) = `pusht` state[2:5] |
+| `action` | 2 | target agent position in pixels (0..512) |
+| `next.done` | 1 (bool) | True on each episode's last frame |
+
+Note: LeRobot's Diffusion Policy leaves `ENV` features unnormalised unless its `normalization_mapping`
+maps `ENV` (train with `--policy.normalization_mapping` including `"ENV": "MIN_MAX"`; docs/lerobot.md).
+
+## Measured
+- Episodes: **{len(episodes)}**; frames: **{int(lengths.sum()):,}**; episode length min/mean/max:
+  {lengths.min()} / {lengths.mean():.1f} / {lengths.max()}.
+- Block x range [{block[:, 0].min():.1f}, {block[:, 0].max():.1f}], y range [{block[:, 1].min():.1f}, {block[:, 1].max():.1f}],
+  angle range [{block[:, 2].min():.4f}, {block[:, 2].max():.4f}].
+"""
+
+
+def build_pusht_split(shared: Path, out: Path, overwrite: bool) -> Path:
+    episodes = pusht_split_episodes(load_pusht_episodes(shared))
+    return write_dataset(
+        out / "pusht_split",
+        episodes,
+        fps=PUSHT_FPS,
+        robot_type="pusht",
+        task=PUSHT_TASK,
+        features_names=PUSHT_SPLIT_NAMES,
+        overwrite=overwrite,
+        extra_files={"README.md": pusht_split_card(episodes)},
     )
 
 
@@ -389,6 +469,8 @@ def write_index(out: Path) -> Path:
                 note = "deterministic mean action"
         if n == "pusht":
             note = "206 human demos; 5-d state = gym-pusht obs_type=state"
+        elif n == "pusht_split":
+            note = "same demos; state = agent (2), environment_state = block pose (3)"
         size = sum(f.stat().st_size for f in (out / n).rglob("*") if f.is_file()) / 2**20
         dims = f"{d.columns['observation.state'].shape[1]} / {d.columns['action'].shape[1]}"
         rows.append(
@@ -414,6 +496,7 @@ Rebuild (offline, from `../shared/data`; a rebuild replaces the folder atomicall
 this table):
 
     python -m genpo.data.build pusht
+    python -m genpo.data.build pusht_split
     python -m genpo.data.build hopper
     python -m genpo.data.build walker2d
     python -m genpo.data.build hopper --calibrate     # how the medium noise level was chosen
@@ -430,7 +513,7 @@ this table):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m genpo.data.build", description=__doc__.split("\n\n")[0])
-    ap.add_argument("target", choices=["pusht", *MUJOCO, "index"])
+    ap.add_argument("target", choices=["pusht", "pusht_split", *MUJOCO, "index"])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory receiving the dataset folders")
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/data folder")
     ap.add_argument("--only", choices=["expert", "medium"], help="MuJoCo: build only one of the two")
@@ -449,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out
     if args.target == "pusht":
         paths = [build_pusht(args.shared, out, overwrite=not args.keep)]
+    elif args.target == "pusht_split":
+        paths = [build_pusht_split(args.shared, out, overwrite=not args.keep)]
     elif args.target in MUJOCO:
         paths = build_mujoco(MUJOCO[args.target], args.shared, out, overwrite=not args.keep, only=args.only)
     else:

@@ -62,6 +62,17 @@ class BatchedEnv(ABC):
     def step(self, actions: Tensor) -> EnvStep:
         """actions (B, k, action_dim), k = action_steps, in env units (the adapter clips to bounds)."""
 
+    def check_actions(self, actions: Tensor) -> Tensor:
+        """actions as a (B, k, action_dim) tensor ((B, action_dim) is accepted when k = 1), or a clear error."""
+        actions = torch.as_tensor(actions)
+        if actions.dim() == 2 and self.action_steps == 1:
+            actions = actions.unsqueeze(1)
+        expected = (self.num_envs, self.action_steps, self.action_dim)
+        if tuple(actions.shape) != expected:
+            raise ValueError(f"actions must have shape (num_envs, action_steps, action_dim) = {expected}, "
+                             f"got {tuple(actions.shape)}")
+        return actions
+
     def render(self) -> np.ndarray | None:
         """An RGB frame of env 0, or None where the backend cannot render off-screen."""
         return None

@@ -169,13 +169,7 @@ class GymVectorEnv(BatchedEnv):
         return self._obs(obs)
 
     def step(self, actions: Tensor) -> EnvStep:
-        actions = torch.as_tensor(actions)
-        if actions.dim() == 2 and self.action_steps == 1:
-            actions = actions.unsqueeze(1)
-        expected = (self.num_envs, self.action_steps, self.action_dim)
-        if tuple(actions.shape) != expected:
-            raise ValueError(f"actions must have shape (num_envs, action_steps, action_dim) = {expected}, "
-                             f"got {tuple(actions.shape)}")
+        actions = self.check_actions(actions)
         # clip in numpy: for these small arrays a few us cheaper per step than torch.clamp
         np_actions = np.maximum(actions.detach().to("cpu", torch.float32).numpy(), self._np_low)
         np.minimum(np_actions, self._np_high, out=np_actions)

@@ -163,13 +163,7 @@ class IsaacLabEnv(BatchedEnv):
         return self._policy_obs(obs_dict).to(self.device)
 
     def step(self, actions: Tensor) -> EnvStep:
-        actions = torch.as_tensor(actions)
-        if actions.dim() == 2 and self.action_steps == 1:
-            actions = actions.unsqueeze(1)
-        expected = (self.num_envs, self.action_steps, self.action_dim)
-        if tuple(actions.shape) != expected:
-            raise ValueError(f"actions must have shape (num_envs, action_steps, action_dim) = {expected}, "
-                             f"got {tuple(actions.shape)}")
+        actions = self.check_actions(actions)
         actions = torch.clamp(actions.detach().to(self.sim_device, torch.float32), self._low, self._high)
 
         B, dev = self.num_envs, self.sim_device

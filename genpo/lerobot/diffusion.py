@@ -287,7 +287,9 @@ def export_lerobot_diffusion(policy, directory: Path) -> None:
     config.json is the original one with noise_scheduler_type="DDIM" and num_inference_steps=N, so
     LeRobot's own sampler is our deterministic Euler sampler on the DDIM grid; the processor files are
     the original ones. genpo_sampler.json keeps the GenPO++ sampler (sigma, tau, learnt log tau) so that
-    load_any_policy restores it; LeRobot ignores that file.
+    load_any_policy restores it; LeRobot ignores that file. A PushT policy on the split layout
+    (datasets/pusht_split) also gets genpo.lerobot.pusht_processor.PushtBlockPoseStep in its preprocessor,
+    so lerobot-eval on LeRobot's pusht env (environment_state_agent_pos) evaluates it.
     """
     from safetensors.torch import save_file
 
@@ -299,6 +301,10 @@ def export_lerobot_diffusion(policy, directory: Path) -> None:
     save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
     for name, data in policy.lerobot_files.items():
         (directory / name).write_bytes(data)
+    from genpo.lerobot.pusht import add_block_pose_step, is_pusht_split_layout
+
+    if is_pusht_split_layout(config) and (directory / "policy_preprocessor.json").is_file():
+        add_block_pose_step(directory)  # lerobot-eval on LeRobot's pusht env (corners -> block pose); no-op on 3-d input
     import dataclasses
 
     sampler = dataclasses.asdict(policy.config.sampler) | {"diffusion_grid": policy.velocity_net.grid}
