@@ -80,7 +80,7 @@ class FinetuneRun:
         algorithm = build_algorithm(policy, cfg, calibration_obs)
         self.ppo = PPO(cfg.ppo, ActorCritic(algorithm, cfg.ppo.critic_hidden).to(self.accelerator.device),
                        self.env, self.accelerator, cfg.seed)
-        self.logger = MetricsLogger(self.run_dir, enabled=self.is_main)
+        self.logger = MetricsLogger(self.run_dir, enabled=self.is_main, resume=cfg.resume)
         self.best_score = -math.inf
         self.evals: dict[str, dict[str, float]] = {}
         if cfg.resume:
@@ -164,7 +164,7 @@ class FinetuneRun:
             print(f"resumed {self.run_dir} at iteration {self.ppo.iteration}")
 
     # ---- the loop --------------------------------------------------------------------------
-    def check_finite(self, metrics: dict[str, float]) -> None:
+    def check_finite(self) -> None:
         bad = [name for name, p in self.ppo.unwrapped.named_parameters() if not torch.isfinite(p).all()]
         if bad:
             raise FloatingPointError(f"non-finite parameters after the update: {bad[:5]}")
@@ -177,13 +177,13 @@ class FinetuneRun:
         bar = tqdm(total=cfg.ppo.iterations, initial=self.ppo.iteration, desc=f"{cfg.algo} {cfg.task.name}",
                    disable=not self.is_main, dynamic_ncols=True, mininterval=2.0)
         while self.ppo.iteration < cfg.ppo.iterations:
+            it = self.ppo.iteration + 1
             try:
                 metrics = self.ppo.iterate()
-                self.check_finite(metrics)
+                self.check_finite()
             except FloatingPointError as err:
-                raise SystemExit(f"training diverged at iteration {self.ppo.iteration + 1}: {err}. "
+                raise SystemExit(f"training diverged at iteration {it}: {err}. "
                                  f"The last good checkpoint is kept in {self.run_dir / 'checkpoints' / 'last'}") from None
-            it = self.ppo.iteration
             metrics["time/elapsed_s"] = time.time() - start
             if (cfg.eval_every and it % cfg.eval_every == 0) or it == cfg.ppo.iterations:
                 evals = self.evaluate()

@@ -10,10 +10,11 @@ from torch.utils.tensorboard import SummaryWriter
 
 
 class MetricsLogger:
-    def __init__(self, run_dir: str | Path, enabled: bool = True):
+    def __init__(self, run_dir: str | Path, enabled: bool = True, resume: bool = False):
+        """resume=True continues an existing metrics.csv; otherwise it is started afresh."""
         self.enabled = enabled
         self.path = Path(run_dir) / "metrics.csv"
-        self.rows: list[dict[str, float]] = self.read_csv(self.path) if self.path.exists() else []
+        self.rows: list[dict[str, float]] = self.read_csv(self.path) if resume and self.path.exists() else []
         self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard")) if enabled else None
 
     @staticmethod

@@ -111,3 +111,35 @@ def test_shipped_checkpoints_match_their_tasks():
         from genpo.envs import env_spec
 
         load_policy(path, obs_dim=env_spec(cfg.task.env)[0], action_dim=env_spec(cfg.task.env)[1])
+
+
+def test_non_finite_parameters_stop_the_run_and_keep_the_last_good_checkpoint(tmp_path, hopper_checkpoint):
+    run = FinetuneRun(config(f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path}", "ppo.iterations=3",
+                             "eval_episodes=0"), [])
+    iterate = run.ppo.iterate
+
+    def iterate_then_poison_on_second_call():
+        metrics = iterate()
+        if run.ppo.iteration == 2:
+            with torch.no_grad():
+                next(run.ppo.unwrapped.critic.parameters()).fill_(float("nan"))
+        return metrics
+
+    run.ppo.iterate = iterate_then_poison_on_second_call
+    with pytest.raises(SystemExit, match="training diverged at iteration 2: non-finite parameters.*last good checkpoint"):
+        run.train()
+    state = torch.load(tmp_path / "checkpoints" / "last" / "training_state.pt", weights_only=True)
+    assert state["ranks"][0]["iteration"] == 1
+    critic = load_file(tmp_path / "checkpoints" / "last" / "actor_critic.safetensors")
+    assert all(torch.isfinite(t).all() for t in critic.values())
+
+
+def test_training_from_scratch_uses_the_independent_pair_init(tmp_path):
+    cfg = config("policy.from_scratch=true", "policy.hidden_dim=32", "policy.num_blocks=1", "policy.num_steps=4",
+                 f"output_dir={tmp_path}", "ppo.iterations=1")
+    run = FinetuneRun(cfg, [])
+    sampler = run.algorithm.policy.sampler
+    assert sampler.init == "independent" and run.algorithm.policy.log_tau is None
+    run.train()
+    assert run.logger.rows[-1]["ppo/ratio_check"] <= 1e-5
+    assert load_policy(tmp_path / "checkpoints" / "last", obs_dim=11, action_dim=3).config.sampler.init == "independent"
