@@ -160,7 +160,9 @@ class PPO:
                 epoch_kl.append(metrics.get("ppo/kl", 0.0))
             if train_actor and cfg.kl_early_stop > 0 and sum(epoch_kl) / len(epoch_kl) > cfg.kl_early_stop:
                 break
-        out = {k: v / minibatches for k, v in sums.items()}
+        out = {k: v / minibatches for k, v in sums.items()}  # means over minibatches, but for the one-off check:
+        if "ppo/ratio_check" in sums:
+            out["ppo/ratio_check"] = sums["ppo/ratio_check"]
         out["ppo/epochs"] = epoch + 1
         out["ppo/explained_variance"] = explained_variance(data["value"], data["return"])
         out["ppo/actor_lr"] = self.actor_opt.param_groups[0]["lr"]
