@@ -38,7 +38,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--envs", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--vector-modes", nargs="+", default=["sync", "async"])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (fine-tuning's default is 1)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     rows = []
     for mode in args.vector_modes:
         for num_envs in args.envs:
