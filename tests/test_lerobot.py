@@ -158,18 +158,22 @@ def test_lerobot_eval_runs_our_pusht_checkpoint(tmp_path):
 
 # ---- 2. LeRobot's Diffusion Policy in genpo -------------------------------------------------------
 def make_diffusion_dir(directory: Path, *, n_obs_steps: int = 2, prediction_type: str = "epsilon",
-                       scheduler: str = "DDIM", seed: int = 0) -> DiffusionPolicy:
+                       scheduler: str = "DDIM", seed: int = 0, env_dim: int = 16) -> DiffusionPolicy:
+    """A tiny random LeRobot Diffusion Policy directory: agent (2) + environment state (env_dim: 16 = LeRobot's
+    PushT corners, 3 = block pose as in datasets/pusht_split) -> 2-d actions."""
     torch.manual_seed(seed)
     cfg = DiffusionConfig(device="cpu", n_obs_steps=n_obs_steps, horizon=16, n_action_steps=8, down_dims=(16, 32),
                           diffusion_step_embed_dim=16, n_groups=4, kernel_size=3, prediction_type=prediction_type,
                           noise_scheduler_type=scheduler, num_inference_steps=10 if scheduler == "DDIM" else None,
                           input_features={"observation.state": PolicyFeature(FeatureType.STATE, (2,)),
-                                          "observation.environment_state": PolicyFeature(FeatureType.ENV, (16,))},
+                                          "observation.environment_state": PolicyFeature(FeatureType.ENV, (env_dim,))},
                           output_features={"action": PolicyFeature(FeatureType.ACTION, (2,))})
     cfg.normalization_mapping["ENV"] = cfg.normalization_mapping["STATE"]  # LeRobot's default leaves ENV raw
     policy = DiffusionPolicy(cfg)
+    env_low, env_high = ((torch.tensor([30.0, 30.0, 0.0]), torch.tensor([480.0, 480.0, 2 * np.pi])) if env_dim == 3
+                         else (torch.full((env_dim,), 30.0), torch.full((env_dim,), 480.0)))
     stats = {"observation.state": {"min": torch.tensor([10.0, 20.0]), "max": torch.tensor([500.0, 490.0])},
-             "observation.environment_state": {"min": torch.full((16,), 30.0), "max": torch.full((16,), 480.0)},
+             "observation.environment_state": {"min": env_low, "max": env_high},
              "action": {"min": torch.tensor([12.0, 25.0]), "max": torch.tensor([505.0, 498.0])}}
     pre, post = make_diffusion_pre_post_processors(cfg, stats)
     for item in (policy, pre, post):
@@ -303,6 +307,40 @@ def test_finetuned_converted_policy_saves_as_lerobot_diffusion(tmp_path):
         theirs = post(lr_policy.diffusion.generate_actions({k: batch[k][:, None] for k in ("observation.state", "observation.environment_state")}, noise=noise))
         ours = reloaded.sample(obs, noise.flatten(1)).env_actions
     torch.testing.assert_close(ours, theirs, rtol=0, atol=2e-3)
+
+
+def test_pusht_split_diffusion_policy_runs_on_lerobot_pusht_corners(tmp_path):
+    """A Diffusion Policy trained on datasets/pusht_split (agent 2 + block pose 3): LeRobot's pusht env gives
+    agent + 16 corners; PushtBlockPoseStep (inserted by add_block_pose_step, and on export) turns them into
+    the block pose, so LeRobot's pipeline acts like our converted policy on gym-pusht's 5-d state."""
+    from genpo.lerobot.pusht import BLOCK_POSE_STEP, add_block_pose_step, is_pusht_split_layout
+
+    make_diffusion_dir(tmp_path / "dp", n_obs_steps=1, env_dim=3)
+    assert is_pusht_split_layout(json.loads((tmp_path / "dp" / "config.json").read_text()))
+    policy, _ = load_any_policy(tmp_path / "dp", obs_dim=5, action_dim=2)  # before the step: exported without it
+    save_policy(policy, tmp_path / "ft")
+    assert add_block_pose_step(tmp_path / "dp") and not add_block_pose_step(tmp_path / "dp")  # idempotent
+    for directory in (tmp_path / "dp", tmp_path / "ft"):
+        steps = json.loads((directory / "policy_preprocessor.json").read_text())["steps"]
+        names = [s.get("registry_name", s.get("class")) for s in steps]
+        assert names.index(BLOCK_POSE_STEP) == names.index("normalizer_processor") - 1, names
+
+    # As lerobot-eval loads it (no plugin import needed: the step is found by its class path).
+    lr_policy, pre, post = lerobot_load(tmp_path / "ft")
+    generator = torch.Generator().manual_seed(11)
+    state = torch.cat([torch.rand(6, 4, generator=generator) * 400 + 60, torch.rand(6, 1, generator=generator) * 6 + 0.1], -1)
+    noise = torch.randn(6, 16, 2, generator=generator)
+    with torch.no_grad():
+        batch = pre({"observation.state": state[:, :2], "observation.environment_state": pusht_keypoints_from_state(state)})
+        assert batch["observation.environment_state"].shape == (6, 3)
+        theirs = post(lr_policy.diffusion.generate_actions({k: batch[k][:, None] for k in ("observation.state", "observation.environment_state")}, noise=noise))
+        ours = policy.sample(state, noise.flatten(1)).env_actions
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=2e-3)
+    with torch.no_grad():  # a 3-d block pose (dataset layout) passes through
+        same = pre({"observation.state": state[:, :2], "observation.environment_state": state[:, 2:]})
+    torch.testing.assert_close(same["observation.environment_state"], batch["observation.environment_state"], rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="environment_state_agent_pos"):
+        pre({"observation.state": state[:, :2], "observation.environment_state": torch.zeros(6, 7)})
 
 
 # ---- 3. reversed-time flow networks (pi0 / SmolVLA convention) -------------------------------------
