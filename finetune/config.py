@@ -122,6 +122,7 @@ class PolicySource:
     hidden_dim: int = 256  # from scratch only
     num_blocks: int = 3
     num_steps: int = 10
+    diffusion_grid: str = ""  # LeRobot Diffusion Policies: time labels of the DDIM grid ("ddim" default, "ddim_start", "uniform")
 
 
 @dataclass

@@ -51,7 +51,8 @@ def load_start_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int) -> tup
     before any env is started."""
     if cfg.policy.from_scratch:
         return None, "a freshly initialised velocity network (from scratch, independent-pair init)"
-    return load_any_policy(resolve_path(cfg.policy.path or cfg.task.checkpoint), obs_dim=obs_dim, action_dim=action_dim)
+    return load_any_policy(resolve_path(cfg.policy.path or cfg.task.checkpoint), obs_dim=obs_dim, action_dim=action_dim,
+                           diffusion_grid=cfg.policy.diffusion_grid or None)
 
 
 class FinetuneRun:
@@ -87,6 +88,7 @@ class FinetuneRun:
             self.load_checkpoint(self.run_dir / "checkpoints" / "last")
         if self.is_main:
             (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
+            print(f"fine-tuning {self.source} with {cfg.algo} in {self.run_dir}")
 
     @property
     def algorithm(self) -> Algorithm:

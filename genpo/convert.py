@@ -59,6 +59,9 @@ def load_any_policy(path: str | Path, *, obs_dim: int | None = None, action_dim:
     """
     directory = Path(path)
     kind, raw = read_policy_type(directory)
+    if diffusion_grid and kind != "diffusion":
+        raise ValueError(f"diffusion_grid={diffusion_grid!r} applies to LeRobot Diffusion Policies only; {directory} holds "
+                         f"a {kind!r} policy: leave diffusion_grid unset")
     if kind in POLICY_CLASSES:  # genpo's own flow, diffusion (DPPO) and Gaussian (PPO) policies
         return load_policy(directory, obs_dim=obs_dim, action_dim=action_dim), f"genpo {kind} policy from {directory}"
     if kind == "diffusion":

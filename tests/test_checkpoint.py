@@ -37,6 +37,14 @@ def test_action_dim_mismatch_is_refused(tmp_path):
         load_policy(tmp_path / "ckpt", obs_dim=5, action_dim=3)
 
 
+def test_diffusion_grid_on_a_flow_checkpoint_is_refused(tmp_path):
+    from genpo.convert import load_any_policy
+
+    save_policy(make_policy(), tmp_path / "ckpt")
+    with pytest.raises(ValueError, match="LeRobot Diffusion Policies only.*'genpo_flow'"):
+        load_any_policy(tmp_path / "ckpt", diffusion_grid="uniform")
+
+
 def test_missing_and_corrupt_weights_are_refused(tmp_path):
     save_policy(make_policy(), tmp_path / "ckpt")
     weights = tmp_path / "ckpt" / "model.safetensors"
