@@ -415,3 +415,35 @@ def test_dimension_and_history_mismatches_are_refused_clearly(tmp_path):
     (tmp_path / "dp" / "policy_preprocessor.json").unlink()
     with pytest.raises(FileNotFoundError, match="processor files"):
         load_any_policy(tmp_path / "dp")
+
+
+def test_finetune_run_on_a_lerobot_diffusion_policy_writes_one_back(tmp_path, capsys):
+    """finetune/run.py task=pusht policy.path=<LeRobot Diffusion Policy>: it says what it loaded, runs GenPO++
+    on the converted U-Net (ratio == 1 at theta_old) and its checkpoint is a LeRobot diffusion directory
+    again, with the corners -> block pose step, that LeRobot loads with the fine-tuned U-Net weights."""
+    from safetensors.torch import load_file
+
+    from finetune.config import FinetuneConfig
+    from finetune.runner import FinetuneRun
+    from genpo.config import load_config
+    from genpo.lerobot.pusht import BLOCK_POSE_STEP
+
+    make_diffusion_dir(tmp_path / "dp", n_obs_steps=1, env_dim=3)
+    cfg = load_config(FinetuneConfig, "finetune", [
+        "task=pusht", f"policy.path={tmp_path / 'dp'}", f"output_dir={tmp_path / 'run'}", "task.env.num_envs=2",
+        "ppo.steps_per_iter=4", "ppo.minibatch_size=8", "ppo.epochs=1", "ppo.critic_warmup_iters=0",
+        "ppo.critic_hidden=[32,32]", "ppo.iterations=1", "eval_episodes=0", "save_video=false"])
+    run = FinetuneRun(cfg, [])
+    assert "LeRobot Diffusion Policy" in capsys.readouterr().out
+    run.train()
+    assert run.logger.rows[-1]["ppo/ratio_check"] <= 1e-5
+
+    last = tmp_path / "run" / "checkpoints" / "last"
+    assert json.loads((last / "config.json").read_text())["type"] == "diffusion"
+    steps = json.loads((last / "policy_preprocessor.json").read_text())["steps"]
+    assert BLOCK_POSE_STEP in [s.get("class") for s in steps]
+    before, after = load_file(tmp_path / "dp" / "model.safetensors"), load_file(last / "model.safetensors")
+    assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+    lr_policy, _, _ = lerobot_load(last)
+    for key, value in lr_policy.state_dict().items():
+        torch.testing.assert_close(value, after[key], rtol=0, atol=0)
