@@ -447,3 +447,20 @@ def test_finetune_run_on_a_lerobot_diffusion_policy_writes_one_back(tmp_path, ca
     lr_policy, _, _ = lerobot_load(last)
     for key, value in lr_policy.state_dict().items():
         torch.testing.assert_close(value, after[key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name,sampler_kind", [("pusht_lerobot_diffusion", "euler"),
+                                               ("pusht_lerobot_diffusion_genpopp", "reversible")])
+def test_shipped_lerobot_diffusion_checkpoints_load_in_genpo_and_lerobot(name, sampler_kind):
+    """The shipped LeRobot Diffusion Policy (lerobot-train) and its GenPO++ fine-tuned export: genpo converts
+    both for PushT's 5-d state (the export restores its reversible sampler), LeRobot loads both."""
+    from genpo.config import REPO_ROOT
+
+    path = REPO_ROOT / "checkpoints" / name
+    assert (path / "COMMAND").is_file(), f"{path} should record the command that made it"
+    policy, description = load_any_policy(path, obs_dim=5, action_dim=2)
+    assert description.startswith("LeRobot Diffusion Policy") and policy.config.sampler.kind == sampler_kind
+    lr_policy, pre, _ = lerobot_load(path)
+    corners = pusht_keypoints_from_state(torch.tensor([[256.0, 256.0, 200.0, 300.0, 1.0]]))
+    batch = pre({"observation.state": torch.tensor([[256.0, 256.0]]), "observation.environment_state": corners})
+    assert batch["observation.environment_state"].shape == (1, 3)
