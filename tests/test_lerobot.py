@@ -460,7 +460,7 @@ def test_shipped_lerobot_diffusion_checkpoints_load_in_genpo_and_lerobot(name, s
     assert (path / "COMMAND").is_file(), f"{path} should record the command that made it"
     policy, description = load_any_policy(path, obs_dim=5, action_dim=2)
     assert description.startswith("LeRobot Diffusion Policy") and policy.config.sampler.kind == sampler_kind
-    lr_policy, pre, _ = lerobot_load(path)
+    _, pre, _ = lerobot_load(path)
     corners = pusht_keypoints_from_state(torch.tensor([[256.0, 256.0, 200.0, 300.0, 1.0]]))
     batch = pre({"observation.state": torch.tensor([[256.0, 256.0]]), "observation.environment_state": corners})
     assert batch["observation.environment_state"].shape == (1, 3)
