@@ -143,3 +143,5 @@ class FinetuneConfig:
     resume: bool = False  # continue the run in output_dir from its `last` checkpoint
     save_video: bool = True  # GIF of one evaluation episode where the backend renders off-screen
     threads: int = 1  # torch intra-op threads per process (1 is fastest for these small nets on CPU); 0: torch's default
+    processes: int = 0  # expected world size (e.g. 2 with configs/accelerate/cpu_2proc.yaml): the run stops at start if
+    # accelerate started another number of ranks (`accelerate launch --cpu --num_processes 2` starts ONE); 0: any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from pathlib import Path
 
@@ -30,6 +31,18 @@ from genpo.rollout import EvalResult, evaluate
 
 STATE_NAME = "training_state.pt"
 MODEL_NAME = "actor_critic.safetensors"
+
+
+def check_launch(accelerator: Accelerator, processes: int) -> None:
+    """Stop before any work when the launch cannot give an exact, synchronised run."""
+    if accelerator.mixed_precision != "no":
+        raise ValueError(f"mixed_precision={accelerator.mixed_precision!r}: fine-tuning needs float32 (the exact "
+                         "log-ratio of the samplers is lost in half precision); launch with mixed_precision 'no'")
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if accelerator.num_processes != launched or processes not in (0, accelerator.num_processes):
+        raise ValueError(f"accelerate started {accelerator.num_processes} synchronised rank(s), but "
+                         f"{processes or launched} were asked for; on CPU use "
+                         "`ACCELERATE_USE_CPU=true accelerate launch --config_file configs/accelerate/cpu_2proc.yaml ...`")
 
 
 def scratch_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int, low: torch.Tensor, high: torch.Tensor) -> FlowPolicy:
@@ -62,6 +75,7 @@ class FinetuneRun:
         check_algorithm(cfg.algo)
         self.cfg, self.argv = cfg, argv
         self.accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        check_launch(self.accelerator, cfg.processes)
         self.is_main = self.accelerator.is_main_process
         obs_dim, action_dim = env_spec(cfg.task.env)
         policy, self.source = load_start_policy(cfg, obs_dim, action_dim)

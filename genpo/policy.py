@@ -85,7 +85,8 @@ class FlowPolicy(ChunkPolicy):
             self.sampler = build_sampler(cfg)
         self.config.sampler = cfg
         if cfg.kind == "reversible" and cfg.init == "pretrained":
-            log_tau = torch.full((self.config.flat_action_dim,), math.log(cfg.tau))
+            # on the policy's device: set_sampler runs after the policy moved to accelerator.device
+            log_tau = torch.full((self.config.flat_action_dim,), math.log(cfg.tau), device=self.obs_normalizer.mean.device)
             self.log_tau = nn.Parameter(log_tau, requires_grad=cfg.learn_tau)
         else:
             self.log_tau = None

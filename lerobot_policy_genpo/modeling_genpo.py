@@ -77,9 +77,14 @@ class GenpoFlowPolicy(PreTrainedPolicy):
         return loss, {"flow_loss": loss.item()}
 
     # ---- weights under FlowPolicy's keys (= genpo.checkpoint's model.safetensors) ----
-    def _save_pretrained(self, save_directory: Path) -> None:
+    def _save_pretrained(self, save_directory: Path, state_dict: dict[str, Tensor] | None = None) -> None:
+        """LeRobot 0.6 passes a pre-gathered state_dict (this module's keys, "flow.*") under FSDP."""
         self.config._save_pretrained(save_directory)
-        state = {k: v.detach().to("cpu").contiguous() for k, v in self.flow.state_dict().items()}
+        if state_dict is None:
+            state_dict = self.flow.state_dict()
+        else:
+            state_dict = {k.removeprefix("flow."): v for k, v in state_dict.items()}
+        state = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
         save_file(state, str(Path(save_directory) / WEIGHTS_NAME), metadata={"format": "pt", "type": POLICY_TYPE})
 
     @classmethod

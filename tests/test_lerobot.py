@@ -140,20 +140,40 @@ def test_pusht_keypoints_give_back_the_gym_pusht_state():
         st, *_ = st_env.step(action)
 
 
+def lerobot_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """A LeRobot console script as a user types it: no --discover_packages_path (the plugin is found as
+    the installed lerobot_policy_genpo distribution)."""
+    script = Path(sys.executable).parent / name
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SDL_VIDEODRIVER": "dummy"}
+    run = subprocess.run([str(script), *args], capture_output=True, text=True, env=env, timeout=300, cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
 @pytest.mark.slow
 def test_lerobot_eval_runs_our_pusht_checkpoint(tmp_path):
-    pytest.importorskip("gym_pusht")
     save_policy(pusht_flow_policy(), tmp_path / "ckpt")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "HF_HUB_OFFLINE": "1", "SDL_VIDEODRIVER": "dummy"}
-    cmd = [sys.executable, "-m", "lerobot.scripts.lerobot_eval", f"--policy.path={tmp_path / 'ckpt'}",
-           "--discover_packages_path=lerobot_policy_genpo", "--policy.device=cpu",
-           "--env.type=pusht", "--env.obs_type=environment_state_agent_pos", "--env.episode_length=20",
-           "--eval.n_episodes=2", "--eval.batch_size=2", f"--output_dir={tmp_path / 'eval'}"]
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
+    # Sync envs: lerobot 0.6's async (forkserver) pusht workers do not import gym_pusht and fail.
+    lerobot_script("lerobot-eval", f"--policy.path={tmp_path / 'ckpt'}", "--policy.device=cpu",
+                   "--env.type=pusht", "--env.obs_type=environment_state_agent_pos", "--env.episode_length=20",
+                   "--eval.n_episodes=2", "--eval.batch_size=2", "--eval.use_async_envs=false",
+                   f"--output_dir={tmp_path / 'eval'}", cwd=tmp_path)
     info = json.loads((tmp_path / "eval" / "eval_info.json").read_text())
     assert info["overall"]["n_episodes"] == 2
+
+
+@pytest.mark.slow
+def test_lerobot_train_genpo_flow_on_the_shipped_dataset(tmp_path):
+    """lerobot-train --policy.type=genpo_flow on datasets/pusht writes a checkpoint genpo loads and acts with."""
+    lerobot_script("lerobot-train", "--policy.type=genpo_flow", "--dataset.repo_id=local/pusht",
+                   f"--dataset.root={REPO / 'datasets' / 'pusht'}", "--policy.horizon=16", "--policy.n_action_steps=8",
+                   "--policy.hidden_dim=32", "--policy.num_blocks=1", "--policy.device=cpu", "--policy.push_to_hub=false",
+                   "--steps=4", "--batch_size=8", "--num_workers=0", "--save_freq=4", "--wandb.enable=false",
+                   f"--output_dir={tmp_path / 'train'}", cwd=tmp_path)
+    policy = load_policy(tmp_path / "train" / "checkpoints" / "last" / "pretrained_model", obs_dim=5, action_dim=2)
+    obs = torch.tensor([[250.0, 260, 240, 250, 3.1]])
+    action = policy.sample(obs, zero=True).env_actions
+    assert action.shape == (1, 8, 2) and torch.isfinite(action).all()
 
 
 # ---- 2. LeRobot's Diffusion Policy in genpo -------------------------------------------------------

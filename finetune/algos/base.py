@@ -38,6 +38,11 @@ class Algorithm(nn.Module):
         super().__init__()
         self.policy = policy
 
+    @property
+    def device(self) -> torch.device:
+        """The policy's device: state an algorithm adds is created there (accelerate moved the policy first)."""
+        return self.policy.obs_normalizer.mean.device
+
     @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Act:
         raise NotImplementedError

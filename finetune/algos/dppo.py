@@ -54,7 +54,7 @@ class DPPO(Algorithm):
             min_sampling_std=cfg.min_sampling_std, min_logprob_std=cfg.min_logprob_std, x0_clip=cfg.x0_clip,
             noise_clip=cfg.noise_clip, final_clip=cfg.final_clip))
         self.steps = policy.sampler.num_steps - policy.split  # m fine-tuned transitions
-        discount = torch.tensor([cfg.gamma_denoising ** (self.steps - 1 - i) for i in range(self.steps)])
+        discount = torch.tensor([cfg.gamma_denoising ** (self.steps - 1 - i) for i in range(self.steps)], device=self.device)
         self.register_buffer("term_weight", discount, persistent=False)
         self.entries = policy.config.executed_dim if cfg.executed_only else policy.config.flat_action_dim
 

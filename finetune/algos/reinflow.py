@@ -81,6 +81,7 @@ class ReinFlow(Algorithm):
         self.time_embedding = SinusoidalTimeEmbedding(cfg.noise_time_dim)
         self.noise_net = NoiseNet(cfg.noise_time_dim + policy.config.obs_dim, self.dim, cfg.noise_hidden, cfg.min_std, cfg.max_std)
         self.frozen_velocity = copy.deepcopy(policy.velocity_net).requires_grad_(False) if cfg.bc_coef > 0 else None
+        self.to(self.device)  # the noise net and time embedding join the policy's device
 
     # ---- the chain's pieces ------------------------------------------------------------------
     def noise_std(self, obs: Tensor) -> Tensor:

@@ -107,9 +107,9 @@ def _feature_stats(values: np.ndarray) -> dict[str, np.ndarray]:
         raise ValueError("cannot compute statistics of an empty column")
     x = arr.astype(np.float64)
     out: dict[str, np.ndarray] = {}
-    # min/max keep the column's dtype (bool stays bool, int stays int), like lerobot's stats.json.
-    out["min"] = arr.min(axis=0)
-    out["max"] = arr.max(axis=0)
+    # All statistics in float64, bool and int columns included, as lerobot 0.6 writes them.
+    out["min"] = x.min(axis=0)
+    out["max"] = x.max(axis=0)
     out["mean"] = x.mean(axis=0)
     out["std"] = x.std(axis=0)
     out["count"] = np.array([arr.shape[0]], dtype=np.int64)
@@ -123,8 +123,8 @@ def compute_stats(columns: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.n
     """Per-column statistics in lerobot's stats.json schema.
 
     `columns` maps a feature key to a (T,) or (T, d) array (time first). Returns, for every key,
-    min, max (in the column's dtype), mean, std (population), q01, q10, q50, q90, q99 (float64,
-    exact quantiles with linear interpolation), each of shape (d,) ((1,) for 1-D columns), and
+    min, max, mean, std (population), q01, q10, q50, q90, q99 (all float64, as lerobot 0.6 writes
+    them; exact quantiles with linear interpolation), each of shape (d,) ((1,) for 1-D columns), and
     count of shape (1,).
     """
     return {key: _feature_stats(values) for key, values in columns.items()}
