@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+from accelerate.utils import gather_object
 from torch import Tensor, nn
 
 from finetune.algos.base import Algorithm, Evaluation
@@ -121,6 +122,12 @@ class PPO:
         rollout = Rollout(**{k: torch.stack(v) for k, v in columns.items()}, last_value=model.value(self.obs))
         self.env_steps += cfg.steps_per_iter * env.num_envs * env.action_steps * self.accelerator.num_processes
         return rollout, self.accelerator.reduce(stats.as_tensor().to(self.accelerator.device), "sum").cpu()
+
+    def episode_log(self) -> dict[str, float]:
+        """The env's own episode terms ("env/<term>"), each averaged over the ranks that reported it."""
+        logs = gather_object([self.env.pop_episode_log()])
+        keys = dict.fromkeys(k for log in logs for k in log)
+        return {f"env/{k}": sum(log[k] for log in logs if k in log) / sum(k in log for log in logs) for k in keys}
 
     # ---- update -----------------------------------------------------------------------------
     def minibatch_layout(self, size: int) -> list[list[Tensor]]:
@@ -255,7 +262,7 @@ class PPO:
         metrics = self.update(rollout, train_actor)
         update_done = time.perf_counter()
         metrics |= self.algorithm.diagnostics(probe_obs, probe_stored, snapshot)
-        metrics |= EpisodeStats.summary(episode_totals)
+        metrics |= EpisodeStats.summary(episode_totals) | self.episode_log()
         metrics["env_steps"] = self.env_steps
         self.iteration += 1
         elapsed = time.perf_counter() - start
@@ -268,8 +275,9 @@ class PPO:
         return metrics
 
     def state_dict(self) -> dict:
+        """On the CPU (gathered from every rank and written by the main one; loaded with map_location)."""
         return {"iteration": self.iteration, "env_steps": self.env_steps, "train_time": self.train_time,
-                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+                "actor_opt": to_cpu(self.actor_opt.state_dict()), "critic_opt": to_cpu(self.critic_opt.state_dict()),
                 "reward_scaler": self.reward_scaler.state_dict(), "generator": self.generator.get_state(),
                 "shuffle": self.shuffle.get_state(), "torch_rng": torch.get_rng_state()}
 
@@ -282,6 +290,17 @@ class PPO:
         self.generator.set_state(state["generator"])
         self.shuffle.set_state(state["shuffle"])
         torch.set_rng_state(state["torch_rng"])
+
+
+def to_cpu(state):
+    """A copy of a (nested) state dict with every tensor on the CPU."""
+    if isinstance(state, Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {k: to_cpu(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(to_cpu(v) for v in state)
+    return state
 
 
 def memory_metrics(rollout: Rollout) -> dict[str, float]:

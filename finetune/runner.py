@@ -26,7 +26,9 @@ from genpo.config import resolve_path, to_yaml
 from genpo.convert import load_any_policy
 from genpo.envs import env_spec, make_env
 from genpo.metrics import MetricsLogger
+from genpo.gaussian import GaussianPolicy, GaussianPolicyConfig
 from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
+from genpo.policy_common import ChunkPolicy
 from genpo.rollout import EvalResult, evaluate
 
 STATE_NAME = "training_state.pt"
@@ -45,25 +47,29 @@ def check_launch(accelerator: Accelerator, processes: int) -> None:
                          "`ACCELERATE_USE_CPU=true accelerate launch --config_file configs/accelerate/cpu_2proc.yaml ...`")
 
 
-def scratch_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int, low: torch.Tensor, high: torch.Tensor) -> FlowPolicy:
-    """A freshly initialised flow policy (no checkpoint): actions min/max-normalised to the env bounds."""
+def scratch_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int, low: torch.Tensor, high: torch.Tensor) -> ChunkPolicy:
+    """A freshly initialised policy (no checkpoint): a Gaussian MLP for algo=ppo, else a flow policy;
+    actions min/max-normalised to the env bounds ([-1, 1] where the env gives none)."""
     task, src = cfg.task, cfg.policy
     finite = torch.isfinite(low) & torch.isfinite(high)
     low, high = torch.where(finite, low, -1.0), torch.where(finite, high, 1.0)
-    config = FlowPolicyConfig(obs_dim=obs_dim, action_dim=action_dim, horizon=task.horizon, n_action_steps=task.n_action_steps,
-                              hidden_dim=src.hidden_dim, num_blocks=src.num_blocks, obs_norm="identity",
-                              obs_key=task.obs_key, action_key=task.action_key, sampler=SamplerConfig(num_steps=src.num_steps))
+    shape = dict(obs_dim=obs_dim, action_dim=action_dim, horizon=task.horizon, n_action_steps=task.n_action_steps,
+                 hidden_dim=src.hidden_dim, num_blocks=src.num_blocks, obs_norm="identity",
+                 obs_key=task.obs_key, action_key=task.action_key)
     ones = np.ones(obs_dim, dtype=np.float32)
     stats = {task.obs_key: {"min": -ones, "max": ones, "mean": 0 * ones, "std": ones},
              task.action_key: {"min": low.numpy(), "max": high.numpy(), "mean": ((low + high) / 2).numpy(), "std": ((high - low) / 2).numpy()}}
-    return FlowPolicy(config, stats)
+    if cfg.algo == "ppo":
+        return GaussianPolicy(GaussianPolicyConfig(**shape), stats)
+    return FlowPolicy(FlowPolicyConfig(**shape, sampler=SamplerConfig(num_steps=src.num_steps)), stats)
 
 
 def load_start_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int) -> tuple[FlowPolicy, str]:
     """The policy to fine-tune and a sentence saying where it came from. Dims are checked here,
     before any env is started."""
     if cfg.policy.from_scratch:
-        return None, "a freshly initialised velocity network (from scratch, independent-pair init)"
+        kind = "Gaussian MLP" if cfg.algo == "ppo" else "velocity network (independent-pair init)"
+        return None, f"a freshly initialised {kind} (from scratch)"
     return load_any_policy(resolve_path(cfg.policy.path or cfg.task.checkpoint), obs_dim=obs_dim, action_dim=action_dim,
                            diffusion_grid=cfg.policy.diffusion_grid or None)
 
@@ -88,7 +94,7 @@ class FinetuneRun:
                                            device=str(self.accelerator.device))
         self.env = make_env(self.env_cfg)
         if policy is None:
-            cfg.genpopp.init = "independent"
+            cfg.genpopp.init = "independent"  # GenPO's setting for a flow trained from scratch
             policy = scratch_policy(cfg, obs_dim, action_dim, self.env.action_low.cpu(), self.env.action_high.cpu())
         policy = policy.to(self.accelerator.device)
         calibration_obs = self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1)
@@ -169,7 +175,7 @@ class FinetuneRun:
         atomic_directory(self.run_dir / "checkpoints" / name, write)
 
     def load_checkpoint(self, directory: Path) -> None:
-        state = torch.load(directory / STATE_NAME, weights_only=True)
+        state = torch.load(directory / STATE_NAME, map_location="cpu", weights_only=True)
         if state["world_size"] != self.accelerator.num_processes:
             raise ValueError(f"{directory} was written by {state['world_size']} processes; resume with the same number")
         self.ppo.unwrapped.load_state_dict(load_file(directory / MODEL_NAME, device=str(self.accelerator.device)))

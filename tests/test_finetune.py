@@ -15,6 +15,7 @@ from finetune.config import FinetuneConfig
 from finetune.runner import FinetuneRun
 from genpo.checkpoint import load_policy, save_policy
 from genpo.config import REPO_ROOT, load_config
+from genpo.gaussian import GaussianPolicy
 from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
 
 TINY = ["task.env.num_envs=2", "task.env.max_episode_steps=40", "ppo.steps_per_iter=8", "ppo.minibatch_size=8",
@@ -143,3 +144,15 @@ def test_training_from_scratch_uses_the_independent_pair_init(tmp_path):
     run.train()
     assert run.logger.rows[-1]["ppo/ratio_check"] <= 1e-5
     assert load_policy(tmp_path / "checkpoints" / "last", obs_dim=11, action_dim=3).config.sampler.init == "independent"
+
+
+def test_gaussian_ppo_from_scratch_trains_a_fresh_gaussian_policy(tmp_path):
+    """algo=ppo policy.from_scratch=true: how the project trains its own experts (e.g. IsaacLab Cartpole)."""
+    cfg = config("algo=ppo", "policy.from_scratch=true", "policy.hidden_dim=32", "policy.num_blocks=1",
+                 "task.horizon=1", "task.n_action_steps=1", f"output_dir={tmp_path}", "ppo.iterations=1")
+    run = FinetuneRun(cfg, [])
+    assert isinstance(run.algorithm.policy, GaussianPolicy) and "from scratch" in run.source
+    run.train()
+    assert run.logger.rows[-1]["ppo/ratio_check"] <= 1e-5
+    reloaded = load_policy(tmp_path / "checkpoints" / "last", obs_dim=11, action_dim=3)
+    assert isinstance(reloaded, GaussianPolicy) and reloaded.config.horizon == 1

@@ -73,6 +73,10 @@ class BatchedEnv(ABC):
                              f"got {tuple(actions.shape)}")
         return actions
 
+    def pop_episode_log(self) -> dict[str, float]:
+        """The simulator's own episode terms since the last call (IsaacLab's extras["log"]), else {}."""
+        return {}
+
     def render(self) -> np.ndarray | None:
         """An RGB frame of env 0, or None where the backend cannot render off-screen."""
         return None
