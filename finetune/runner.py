@@ -91,7 +91,7 @@ class FinetuneRun:
         rank = self.accelerator.process_index
         torch.manual_seed(cfg.seed + rank)
         self.env_cfg = dataclasses.replace(cfg.task.env, action_steps=cfg.task.n_action_steps if policy is None else policy.config.n_action_steps,
-                                           device=str(self.accelerator.device))
+                                           device=str(self.accelerator.device), seed=cfg.seed + rank)
         self.env = make_env(self.env_cfg)
         if policy is None:
             cfg.genpopp.init = "independent"  # GenPO's setting for a flow trained from scratch
@@ -136,14 +136,15 @@ class FinetuneRun:
         if cfg.eval_episodes <= 0:
             return {}
         per_rank = math.ceil(cfg.eval_episodes / accelerator.num_processes)
-        # One Isaac Sim app per process: IsaacLab evaluates in the training envs, then resets them.
-        shares_env = self.env_cfg.backend == "isaaclab"
+        # Single-instance envs (IsaacLab) evaluate in the training envs, then reset them.
+        shares_env = self.env.single_instance
         env = self.env if shares_env else make_env(dataclasses.replace(self.env_cfg, num_envs=min(per_rank, self.env_cfg.num_envs)))
         out = {}
-        for mode, zero in (("eval_zero", True), ("eval_stochastic", False)):
-            result = evaluate(self.algorithm.act_for_eval, env, per_rank, zero=zero, seed=cfg.seed + 10_000 * (1 + accelerator.process_index))
-            totals = accelerator.reduce(result.totals().to(accelerator.device), "sum").cpu()
-            out |= EvalResult.summary_of_totals(totals, mode)
+        with env.evaluation():
+            for mode, zero in (("eval_zero", True), ("eval_stochastic", False)):
+                result = evaluate(self.algorithm.act_for_eval, env, per_rank, zero=zero, seed=cfg.seed + 10_000 * (1 + accelerator.process_index))
+                totals = accelerator.reduce(result.totals().to(accelerator.device), "sum").cpu()
+                out |= EvalResult.summary_of_totals(totals, mode)
         if shares_env:
             self.ppo.obs = env.reset(seed=cfg.seed + 1000 * accelerator.process_index + self.ppo.iteration)
         else:
@@ -238,8 +239,9 @@ class FinetuneRun:
     @torch.no_grad()
     def save_video(self) -> None:
         """One zero-sampling evaluation episode as eval.gif, where the backend renders off-screen."""
-        if self.env_cfg.backend == "isaaclab":
-            print("no evaluation video: IsaacLab records video through its own camera pipeline (--enable_cameras)")
+        if self.env.single_instance:
+            print("no evaluation video: this env allows one instance per process (IsaacLab records video through "
+                  "its own camera pipeline, which needs Isaac Sim)")
             return
         env_cfg = dataclasses.replace(self.env_cfg, num_envs=1, kwargs={**self.env_cfg.kwargs, "render_mode": "rgb_array"})
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
@@ -13,10 +15,10 @@ import torch
 
 from genpo.envs import EnvConfig, env_spec, make_env, resolve_isaaclab_task, resolve_task
 from genpo.envs.gym_vector import GymVectorEnv
-from genpo.envs.isaaclab import ISAACLAB_MISSING, IsaacLabEnv
+
 
 sys.path.insert(0, str(Path(__file__).parent))
-from isaaclab_contract import PointMassReachEnv, contract_factory  # noqa: E402
+from isaaclab_contract import PointMassReachEnv, install_fake_isaaclab  # noqa: E402
 
 B = 3
 
@@ -244,43 +246,53 @@ def test_pusht_matches_reference():
 
 
 # ---- IsaacLab adapter against the contract env ---------------------------------------------
-def isaac(k=1, num_envs=4, registered=("Isaac-Cartpole", "Isaac-Ant"), task="Isaac-Cartpole-v0", **kwargs):
-    factory = contract_factory(**kwargs.pop("env_kwargs", {}))
-    cfg = EnvConfig(backend="isaaclab", task=task, num_envs=num_envs, action_steps=k,
-                    kwargs={"obs_dim": 6, "action_dim": 2, **kwargs.pop("kwargs", {})}, **kwargs)
-    return make_env(cfg, env_factory=factory, registered_ids=list(registered)), factory
+@pytest.fixture
+def isaac(monkeypatch, tmp_path):
+    """make(k, num_envs, task, env_kwargs, final_obs, **EnvConfig fields) -> (IsaacLabEnv, record): the real
+    launch code of genpo.envs.isaaclab against the contract env through fake isaaclab modules."""
+
+    def make(k=1, num_envs=4, task="Isaac-Contract-Reach-v0", env_kwargs=None, final_obs=True, **kwargs):
+        record = install_fake_isaaclab(monkeypatch, tmp_path, final_obs=final_obs, **(env_kwargs or {}))
+        cfg = EnvConfig(backend="isaaclab", task=task, num_envs=num_envs, action_steps=k,
+                        kwargs={"obs_dim": 6, "action_dim": 2, **kwargs.pop("kwargs", {})}, **kwargs)
+        return make_env(cfg), record
+
+    return make
 
 
-def test_isaaclab_obs_dims_clipping_and_alias():
-    env, factory = isaac()
-    assert env.task == "Isaac-Cartpole" and factory.last_task == "Isaac-Cartpole"  # 2.x id -> 3.x registered
+def test_isaaclab_obs_dims_clipping_and_alias(isaac):
+    env, record = isaac(seed=7)
+    assert env.task == "Isaac-Contract-Reach"  # a 2.x-style "-v0" id -> the registered 3.x id
+    cfg, launcher_args = record.launches[0]
+    assert cfg.seed == 7 and cfg.compute_final_obs and launcher_args == {"device": "cpu", "visualizer": []}
     assert (env.obs_dim, env.action_dim) == (6, 2)  # "policy" group, not "critic" (8)
     assert env.action_low.tolist() == [-1.0, -1.0] and env.action_high.tolist() == [1.0, 1.0]
     obs = env.reset(seed=0)
     assert obs.shape == (4, 6) and obs.dtype == torch.float32
     step = env.step(torch.tensor([[5.0, -0.5]]).repeat(4, 1, 1))
-    assert factory.last_env.raw_actions.tolist() == [[1.0, -0.5]] * 4
+    assert record.envs[-1].raw_actions.tolist() == [[1.0, -0.5]] * 4
     assert step.obs.shape == (4, 6) and torch.isnan(step.success).all()
 
+    env.close()
     wide, f2 = isaac(kwargs={"clip_actions": 3.0})
     wide.reset(seed=0)
     wide.step(torch.full((4, 1, 2), 5.0))
-    assert (f2.last_env.raw_actions == 3.0).all()
+    assert (f2.envs[-1].raw_actions == 3.0).all()
     free, f3 = isaac(kwargs={"clip_actions": None})
     free.reset(seed=0)
     free.step(torch.full((4, 1, 2), 5.0))
-    assert (f3.last_env.raw_actions == 5.0).all() and torch.isinf(free.action_high).all()
+    assert (f3.envs[-1].raw_actions == 5.0).all() and torch.isinf(free.action_high).all()
 
     with pytest.raises(ValueError, match=r"\(obs_dim, action_dim\)"):
         isaac(kwargs={"obs_dim": 8})
 
 
 @pytest.mark.parametrize("final_in_extras", [False, True], ids=["isaaclab2", "isaaclab3_final_obs"])
-def test_isaaclab_chunks_stats_and_final_obs(final_in_extras):
+def test_isaaclab_chunks_stats_and_final_obs(isaac, final_in_extras):
     """k=3 with episodes of 7 steps: ends fall inside chunks. Compare with a directly stepped env."""
     k, n, T = 3, 4, 7
     env, _ = isaac(k=k, num_envs=n, max_episode_steps=T, kwargs={"success_term": "success"},
-                   env_kwargs={"compute_final_obs": final_in_extras, "goal_radius": 0.3})
+                   env_kwargs={"goal_radius": 0.3}, final_obs=final_in_extras)
     ref = PointMassReachEnv(num_envs=n, max_episode_length=T, compute_final_obs=True, goal_radius=0.3)
     torch.testing.assert_close(env.reset(seed=4), ref.reset(seed=4)[0]["policy"])
     gen = torch.Generator().manual_seed(0)
@@ -325,12 +337,12 @@ def test_isaaclab_chunks_stats_and_final_obs(final_in_extras):
     assert env.pop_episode_log() == {}
 
 
-def test_isaaclab_episode_return_is_independent_sum():
+def test_isaaclab_episode_return_is_independent_sum(isaac):
     """Episodes of 5 steps, k=2: the first ends at step 4 (3rd chunk, whose 2nd step starts episode 2);
     the 2nd episode (steps 5..9) includes that leftover step and ends in the 5th chunk."""
-    env, factory = isaac(k=2, num_envs=2, max_episode_steps=5, env_kwargs={"goal_radius": 0.0})
+    env, record = isaac(k=2, num_envs=2, max_episode_steps=5, env_kwargs={"goal_radius": 0.0})
     env.reset(seed=0)
-    inner, rewards = factory.last_env, []
+    inner, rewards = record.envs[-1], []
     original = inner.step
     inner.step = lambda action: (out := original(action), rewards.append(out[1].clone()))[0]
     steps = [env.step(torch.full((2, 2, 2), 0.1)) for _ in range(5)]
@@ -342,7 +354,7 @@ def test_isaaclab_episode_return_is_independent_sum():
     assert (steps[2].episode_length == 5).all() and (steps[4].episode_length == 5).all()
 
 
-def test_isaaclab_finite_horizon_time_out_is_terminal():
+def test_isaaclab_finite_horizon_time_out_is_terminal(isaac):
     env, _ = isaac(max_episode_steps=3, env_kwargs={"finite_horizon": True, "goal_radius": 0.0})
     env.reset(seed=0)
     for _ in range(2):
@@ -364,24 +376,75 @@ def test_isaaclab_alias_resolution():
         resolve_isaaclab_task("Isaac-Humanoidd-v0", ["Isaac-Humanoid", "Isaac-Ant"])
 
 
-def test_isaaclab_render_and_close():
-    env, factory = isaac(kwargs={"render_mode": "rgb_array"})
+def test_isaaclab_render_and_close(isaac):
+    env, record = isaac(kwargs={"render_mode": "rgb_array"})
     env.reset(seed=0)
     assert env.render().shape == (64, 64, 3)
     env.close()
-    assert factory.last_env.closed
+    assert record.envs[-1].closed and record.exits == 1  # the env, then its simulation launch
 
 
-def test_isaaclab_missing_gives_one_clear_error():
-    try:
-        import isaaclab.app  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("IsaacLab is installed here")
-    with pytest.raises(ImportError, match="Isaac Sim on an NVIDIA GPU"):
-        make_env(EnvConfig(backend="isaaclab", task="Isaac-Cartpole-v0", num_envs=2))
-    assert "genpo[isaaclab]" in ISAACLAB_MISSING and IsaacLabEnv is not None
+def test_isaaclab_missing_gives_one_clear_error(monkeypatch, tmp_path):
+    install_fake_isaaclab(monkeypatch, tmp_path)
+    monkeypatch.setitem(sys.modules, "isaaclab_tasks", None)  # import isaaclab_tasks -> ImportError
+    with pytest.raises(ImportError, match=r"needs IsaacLab 3\.0 .*\[isaaclab\]"):
+        make_env(EnvConfig(backend="isaaclab", task="Isaac-Contract-Reach", num_envs=2))
+
+
+def test_isaaclab_needing_kit_is_a_clear_error_not_an_exit(monkeypatch, tmp_path):
+    """IsaacLab 3.0 raises SystemExit when a config needs Isaac Sim (Kit); the adapter turns it into an error."""
+    install_fake_isaaclab(monkeypatch, tmp_path)
+
+    @contextlib.contextmanager
+    def needs_kit(cfg, launcher_args=None):
+        raise SystemExit(1)
+        yield
+
+    monkeypatch.setattr(sys.modules["isaaclab.app"], "launch_simulation", needs_kit)
+    with pytest.raises(RuntimeError, match="needs Isaac Sim \\(Kit\\), which is not installed"):
+        make_env(EnvConfig(backend="isaaclab", task="Isaac-Contract-Reach", num_envs=2))
+
+
+def test_isaaclab_direct_env_in_place_buffers_and_random_episode_lengths(isaac):
+    """A Direct-style env (no termination manager, Metrics/ log) whose reward/done tensors are rewritten in
+    place every step: what the adapter returns must not change when the env steps again."""
+    env, record = isaac(task="Isaac-Contract-Reach-Direct", num_envs=8, max_episode_steps=10,
+                        kwargs={"obs_dim": 6, "action_dim": 2, "random_initial_episode_length": True},
+                        env_kwargs={"goal_radius": 0.0})
+    inner = record.envs[-1]
+    assert not hasattr(inner, "termination_manager")
+    env.reset(seed=0)
+    assert 0 <= int(inner.episode_length_buf.min()) and int(inner.episode_length_buf.max()) < 10
+    assert inner.episode_length_buf.unique().numel() > 1  # spread, so time-outs do not all coincide
+    first = env.step(torch.zeros(8, 1, 2))
+    kept = (first.reward.clone(), first.truncated.clone(), first.obs.clone())
+    steps = [env.step(torch.zeros(8, 1, 2)) for _ in range(12)]
+    assert torch.equal(first.reward, kept[0]) and torch.equal(first.truncated, kept[1]) and torch.equal(first.obs, kept[2])
+    assert steps[0].reward.data_ptr() != first.reward.data_ptr()
+    assert any(s.truncated.any() for s in steps) and "Metrics/success_rate" in env.pop_episode_log()
+    with env.evaluation():  # no random episode lengths inside an evaluation
+        env.reset(seed=1)
+        assert int(inner.episode_length_buf.max()) == 0
+    env.reset(seed=2)
+    assert inner.episode_length_buf.unique().numel() > 1
+
+
+def test_isaaclab_evaluation_keeps_curriculum_and_step_counter(isaac):
+    env, record = isaac()
+    inner = record.envs[-1]
+    calls = []
+    inner.curriculum_manager = SimpleNamespace(compute=lambda env_ids=None: calls.append(env_ids))
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(torch.zeros(4, 1, 2))
+    counter = inner.common_step_counter
+    with env.evaluation():
+        inner.curriculum_manager.compute(env_ids=[0])  # what IsaacLab's _reset_idx calls
+        for _ in range(5):
+            env.step(torch.zeros(4, 1, 2))
+    assert calls == [] and inner.common_step_counter == counter
+    inner.curriculum_manager.compute(env_ids=[1])
+    assert calls == [[1]]
 
 
 # ---- make_env / env_spec errors ----------------------------------------------------------------
@@ -393,7 +456,7 @@ def test_unknown_backend_and_task_errors():
     with pytest.raises(ValueError, match="gym_pusht/PushT-v0"):
         make_env(EnvConfig(backend="pusht", task="PushT-v1"))
     # raised before IsaacLab is imported or started (an ImportError would come from the launch)
-    with pytest.raises(ValueError, match="Isaac-Cartpole-v0"):
+    with pytest.raises(ValueError, match="known ones: Isaac-Cartpole, "):
         make_env(EnvConfig(backend="isaaclab", task="Cartpole"))
     with pytest.raises(ValueError, match="unknown env backend"):
         env_spec(EnvConfig(backend="gym"))
@@ -413,12 +476,12 @@ def test_task_aliases_and_isaaclab_env_spec():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_tensors_live_on_the_configured_device():
-    env, factory = isaac(k=2, device="cuda")
+def test_tensors_live_on_the_configured_device(isaac):
+    env, _ = isaac(k=2, device="cuda")
     obs = env.reset(seed=0)
     step = env.step(torch.full((4, 2, 2), 3.0, device="cuda"))
     assert obs.device.type == step.obs.device.type == step.reward.device.type == "cuda"
-    assert (factory.last_env.raw_actions == 1.0).all()
+    assert (record.envs[-1].raw_actions == 1.0).all()
     gym_env = hopper(k=2, device="cuda")
     try:
         assert gym_env.reset(seed=0).device.type == "cuda"

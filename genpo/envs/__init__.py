@@ -41,8 +41,7 @@ __all__ = [
 def make_env(cfg: EnvConfig, **backend_kwargs) -> BatchedEnv:
     """Build the batched env described by `cfg`.
 
-    backend_kwargs go to the adapter's constructor (IsaacLab: env_factory=..., registered_ids=... to
-    run against an injected env instead of Isaac Sim).
+    backend_kwargs go to the gymnasium adapters' constructors.
     """
     check_backend(cfg.backend)
     task = resolve_task(cfg.backend, cfg.task)
@@ -58,7 +57,7 @@ def make_env(cfg: EnvConfig, **backend_kwargs) -> BatchedEnv:
         return make_pusht_env(cfg, task, **backend_kwargs)
     from .isaaclab import IsaacLabEnv
 
-    return IsaacLabEnv(cfg, **backend_kwargs)
+    return IsaacLabEnv(cfg)
 
 
 def env_spec(cfg: EnvConfig) -> tuple[int, int]:

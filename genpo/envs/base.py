@@ -7,6 +7,7 @@ inside `step` when an episode ends; the true final observation of the ended epis
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ class EnvConfig:
     max_episode_steps: int | None = None  # None: the task's own limit
     vector_mode: str = "sync"  # gymnasium backends: sync | async
     device: str = "cpu"  # where observation/reward tensors live (IsaacLab: the sim device)
+    seed: int | None = None  # IsaacLab: env_cfg.seed at construction (the runner sets seed + rank)
     kwargs: dict = field(default_factory=dict)  # passed to the backend's env constructor
 
 
@@ -46,6 +48,7 @@ class EnvStep:
 
 
 class BatchedEnv(ABC):
+    single_instance = False  # True: one env per process (IsaacLab); evaluation then runs in the training envs
     num_envs: int
     obs_dim: int
     action_dim: int
@@ -72,6 +75,10 @@ class BatchedEnv(ABC):
             raise ValueError(f"actions must have shape (num_envs, action_steps, action_dim) = {expected}, "
                              f"got {tuple(actions.shape)}")
         return actions
+
+    def evaluation(self) -> contextlib.AbstractContextManager:
+        """Context for evaluating in these envs; single-instance envs keep their training state (curricula)."""
+        return contextlib.nullcontext(self)
 
     def pop_episode_log(self) -> dict[str, float]:
         """The simulator's own episode terms since the last call (IsaacLab's extras["log"]), else {}."""

@@ -1,6 +1,7 @@
-"""IsaacLab adapter: ManagerBasedRLEnv / DirectRLEnv (torch, on the sim device) as a BatchedEnv.
+"""IsaacLab 3.0 adapter: ManagerBasedRLEnv / DirectRLEnv (torch, on the sim device) as a BatchedEnv.
 
-The IsaacLab contract it relies on (and that tests/isaaclab_contract.py implements without Isaac Sim):
+The IsaacLab contract it relies on (tests run it against the real IsaacLab 3.0 Cartpole on the CPU, and
+against tests/isaaclab_contract.py through fake isaaclab modules):
 
     obs_dict, extras = env.reset(seed=...)
     obs_dict, reward, terminated, truncated, extras = env.step(actions)   # all (num_envs, ...) tensors
@@ -11,10 +12,16 @@ extras["log"] holds aggregated episode terms of the envs reset in that step (it 
 some env resets, so the adapter reads it only on those steps). The policy reads obs_dict["policy"].
 
 What this adapter adds:
-- Isaac Sim is started through isaaclab.app.AppLauncher(headless=True, device=...) before isaaclab.envs
-  or isaaclab_tasks is imported; then gym.make(task_id, cfg=parse_env_cfg(task_id, device, num_envs)).
-  One app per process (AppLauncher cannot be created twice): the app is kept for the process lifetime.
+- Each env runs inside its own isaaclab.app.launch_simulation(env_cfg, ...) (kitless for Newton physics:
+  no Isaac Sim; AppLauncher in 3.0 needs Kit and raises SystemExit without it, which becomes a clear
+  RuntimeError here); gym.make(task_id, cfg=parse_env_cfg(task_id, device, num_envs)) with
+  env_cfg.seed = EnvConfig.seed (seed + rank from the runner). close() closes the env, then the launch.
+  Before isaaclab_tasks is imported, ISAACSIM_ASSET_ROOT / WARP_CACHE_PATH point at the project's asset
+  mirror and kernel cache unless the user set them (genpo.envs.isaaclab_assets).
 - Task ids are resolved against the registered ids through genpo.envs.tasks (2.x "-v0" <-> 3.x names).
+- random_initial_episode_length (env kwarg): after reset, each env's episode_length_buf is drawn
+  uniformly in [0, max_episode_length) (rsl_rl's init_at_random_ep_len), so time-outs do not all
+  fall on the same step.
 - Action clipping: `clip_actions` (env kwargs) like RslRlVecEnvWrapper's: a float c clips to [-c, c],
   None disables clipping; also accepted: a (low, high) pair. Default 1.0 (manager-based action spaces
   are unbounded; rsl_rl's own default is None, rl_games's IsaacLab configs use 1.0). Bounded Box
@@ -36,19 +43,18 @@ What this adapter adds:
   termination term (env kwarg `success_term`, read with termination_manager.get_term) where given,
   else NaN. extras["log"] (aggregated, e.g. "Episode_Reward/...", "Episode_Termination/...") is
   collected from the steps where envs reset; pop_episode_log() returns their means since the last call.
-- Seeding: IsaacLab has one RNG for all envs; reset(seed) seeds it with `seed` (envs cannot be seeded
-  seed + j individually).
+- Seeding: IsaacLab has one RNG for all envs; env_cfg.seed seeds it at construction and reset(seed)
+  reseeds it (envs cannot be seeded seed + j individually).
 
 Env kwargs (EnvConfig.kwargs) read here: clip_actions, success_term, obs_group ("policy"),
-obs_dim/action_dim (declared dims, checked against the env), app_launcher (dict of extra AppLauncher
-arguments). The rest go to the env factory (gym.make for the real IsaacLab).
+random_initial_episode_length, obs_dim/action_dim (declared dims, checked against the env). The rest go
+to gym.make.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-import os
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -56,48 +62,53 @@ import torch
 from torch import Tensor
 
 from .base import BatchedEnv, EnvConfig, EnvStep
+from .isaaclab_assets import configure_isaaclab_paths
 from .tasks import isaaclab_task_dims, resolve_isaaclab_task
 
 ISAACLAB_MISSING = (
-    "The 'isaaclab' env backend needs IsaacLab, and IsaacLab needs Isaac Sim on an NVIDIA GPU; neither "
-    "could be imported here. Install genpo[isaaclab] in a separate environment (Isaac Sim + IsaacLab "
-    "2.x/3.x; it pins packages that conflict with the lerobot extra), on a machine with an NVIDIA GPU."
+    "The 'isaaclab' env backend needs IsaacLab 3.0 (`pip install -e \".[isaaclab]\"`, Python 3.12), which could "
+    "not be imported here"
+)
+KIT_NEEDED = (
+    "{task}: this configuration needs Isaac Sim (Kit), which is not installed (IsaacLab stopped with SystemExit). "
+    "Newton physics runs without it: keep the task's default physics (newton_mjwarp) and no Kit cameras or "
+    "visualizer, or install Isaac Sim on an NVIDIA GPU machine"
 )
 
-_APP: Any = None  # the one SimulationApp of this process
 
-EnvFactory = Callable[..., Any]  # (task_id, num_envs=, device=, max_episode_steps=, **kwargs) -> env
+def open_isaaclab_env(cfg: EnvConfig, closing: contextlib.ExitStack, **gym_kwargs) -> tuple[str, Any]:
+    """Make the IsaacLab env of `cfg` inside its own simulation launch; returns (registered task id, env).
 
-
-def launch_isaaclab(device: str, **launcher_kwargs) -> tuple[EnvFactory, list[str]]:
-    """Start Isaac Sim (once per process) and return (env factory, registered task ids)."""
-    global _APP
+    The launch (isaaclab.app.launch_simulation, kitless for Newton) and the env are entered on `closing`,
+    so closing it closes the env, then the simulation. The asset mirror and the Warp kernel cache are
+    configured first (genpo.envs.isaaclab_assets), before isaaclab_tasks is imported.
+    """
+    configure_isaaclab_paths()
     try:
-        from isaaclab.app import AppLauncher
+        import gymnasium as gym
+        import isaaclab_tasks  # noqa: F401 - registers the Isaac-* task ids
+        from isaaclab.app import launch_simulation
+        from isaaclab_tasks.utils.parse_cfg import parse_env_cfg
     except ImportError as err:
-        raise ImportError(ISAACLAB_MISSING) from err
-    if _APP is None:
-        options: dict[str, Any] = {"headless": True, "device": device}
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            options["distributed"] = True  # AppLauncher then uses cuda:LOCAL_RANK
-        options.update(launcher_kwargs)
-        _APP = AppLauncher(**options).app
-    # only importable once the app runs
-    import gymnasium as gym
-    import isaaclab_tasks  # noqa: F401 - registers the Isaac-* task ids
-    from isaaclab_tasks.utils import parse_env_cfg
-
-    def factory(task_id: str, num_envs: int, device: str, max_episode_steps: int | None = None, **kwargs):
-        env_cfg = parse_env_cfg(task_id, device=device, num_envs=num_envs)
-        if hasattr(env_cfg, "compute_final_obs"):  # IsaacLab 3.x: terminal obs in extras["final_obs"]
-            env_cfg.compute_final_obs = True
-        if max_episode_steps is not None:
-            step_dt = env_cfg.sim.dt * env_cfg.decimation
-            # max_episode_length = ceil(episode_length_s / step_dt): half a step below gives exactly N
-            env_cfg.episode_length_s = (max_episode_steps - 0.5) * step_dt
-        return gym.make(task_id, cfg=env_cfg, **kwargs)
-
-    return factory, list(gym.registry.keys())
+        raise ImportError(f"{ISAACLAB_MISSING}: {err}") from err
+    task = resolve_isaaclab_task(cfg.task, list(gym.registry.keys()))
+    env_cfg = parse_env_cfg(task, device=cfg.device, num_envs=cfg.num_envs)
+    if hasattr(env_cfg, "compute_final_obs"):  # manager-based envs: terminal obs in extras["final_obs"]
+        env_cfg.compute_final_obs = True
+    if cfg.seed is not None:
+        env_cfg.seed = cfg.seed
+    if cfg.max_episode_steps is not None:
+        step_dt = env_cfg.sim.dt * env_cfg.decimation
+        # max_episode_length = ceil(episode_length_s / step_dt): half a step below gives exactly N
+        env_cfg.episode_length_s = (cfg.max_episode_steps - 0.5) * step_dt
+    try:
+        closing.enter_context(launch_simulation(env_cfg, {"device": cfg.device, "visualizer": []}))
+    except SystemExit:
+        raise RuntimeError(KIT_NEEDED.format(task=task)) from None
+    env = gym.make(task, cfg=env_cfg, **gym_kwargs)
+    closing.callback(env.close)
+    env.reset()  # IsaacLab 3.0's first reset after make drops the sampled joint velocities; later ones are exact
+    return task, env
 
 
 DEFAULT_CLIP_ACTIONS = 1.0
@@ -105,21 +116,19 @@ _MAX_LOGS = 10_000  # extras["log"] entries kept between pop_episode_log() calls
 
 
 class IsaacLabEnv(BatchedEnv):
-    """BatchedEnv over one IsaacLab env. env_factory/registered_ids inject an env (tests)."""
+    """BatchedEnv over one IsaacLab env (at most one per process: IsaacLab has one simulation context)."""
 
-    def __init__(self, cfg: EnvConfig, env_factory: EnvFactory | None = None,
-                 registered_ids: Iterable[str] | None = None):
+    single_instance = True
+
+    def __init__(self, cfg: EnvConfig):
         options = dict(cfg.kwargs)
         clip = options.pop("clip_actions", DEFAULT_CLIP_ACTIONS)
         self.success_term: str | None = options.pop("success_term", None)
         self.obs_group: str = options.pop("obs_group", "policy")
+        self.random_episode_length: bool = bool(options.pop("random_initial_episode_length", False))
         declared = (options.pop("obs_dim", None), options.pop("action_dim", None))
-        launcher_kwargs = options.pop("app_launcher", {}) or {}
-        if env_factory is None:
-            env_factory, registered_ids = launch_isaaclab(cfg.device, **launcher_kwargs)
-        self.task = cfg.task if registered_ids is None else resolve_isaaclab_task(cfg.task, registered_ids)
-        self.env = env_factory(self.task, num_envs=cfg.num_envs, device=cfg.device,
-                               max_episode_steps=cfg.max_episode_steps, **options)
+        self._closing = contextlib.ExitStack()
+        self.task, self.env = open_isaaclab_env(cfg, self._closing, **options)
         base = self.env.unwrapped
         self.num_envs = int(base.num_envs)
         if self.num_envs != cfg.num_envs:
@@ -156,10 +165,34 @@ class IsaacLabEnv(BatchedEnv):
         self._logs: list[dict[str, Tensor]] = []
 
     # ---- protocol ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def evaluation(self):
+        """Evaluate in the training envs (one IsaacLab env per process) without moving their curricula:
+        the curriculum manager is paused and the step counter that schedules curricula and interval
+        events is restored afterwards; resets inside do not randomise episode lengths."""
+        base = self.env.unwrapped
+        counter = getattr(base, "common_step_counter", None)
+        manager = getattr(base, "curriculum_manager", None)
+        random_length, self.random_episode_length = self.random_episode_length, False
+        compute = getattr(manager, "compute", None)
+        if manager is not None:
+            manager.compute = lambda *args, **kwargs: None
+        try:
+            yield self
+        finally:
+            self.random_episode_length = random_length
+            if manager is not None:
+                manager.compute = compute
+            if counter is not None:
+                base.common_step_counter = counter
+
     def reset(self, seed: int | None = None) -> Tensor:
         obs_dict, _ = self.env.reset(seed=seed) if seed is not None else self.env.reset()
         self._ep_return.zero_()
         self._ep_length.zero_()
+        if self.random_episode_length:  # rsl_rl's init_at_random_ep_len: spread the first time-outs
+            base = self.env.unwrapped
+            base.episode_length_buf = torch.randint_like(base.episode_length_buf, high=int(base.max_episode_length))
         return self._policy_obs(obs_dict).to(self.device)
 
     def step(self, actions: Tensor) -> EnvStep:
@@ -230,8 +263,8 @@ class IsaacLabEnv(BatchedEnv):
         return None if frame is None else np.asarray(frame)
 
     def close(self) -> None:
-        """Closes the env; the Isaac Sim app stays up for the rest of the process (it cannot restart)."""
-        self.env.close()
+        """Closes the env, then its simulation launch."""
+        self._closing.close()
 
     # ---- helpers ----------------------------------------------------------------------------
     def _policy_obs(self, obs_dict) -> Tensor:
@@ -239,7 +272,8 @@ class IsaacLabEnv(BatchedEnv):
         if not isinstance(obs, Tensor):
             raise TypeError(f"{self.task}: obs_dict[{self.obs_group!r}] is {type(obs).__name__}, expected one "
                             "concatenated tensor (set concatenate_terms=True for that observation group)")
-        return obs.to(self.sim_device, torch.float32).reshape(self.num_envs, -1)
+        # a copy: IsaacLab may reuse its buffers in place, and the rollout keeps this tensor
+        return obs.to(self.sim_device, torch.float32).reshape(self.num_envs, -1).clone()
 
     def _final_obs(self, extras, obs: Tensor, done: Tensor) -> Tensor:
         """Terminal obs of the envs that ended in this step: extras["final_obs"] (3.x) else obs (2.x)."""

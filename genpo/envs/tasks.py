@@ -16,20 +16,20 @@ BACKENDS = ("mujoco", "pusht", "isaaclab")
 KNOWN_TASKS: dict[str, tuple[str, ...]] = {
     "mujoco": ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5"),
     "pusht": ("gym_pusht/PushT-v0",),
-    # IsaacLab 2.x ids. 3.x ids (mostly without "-v0") are reached through ISAACLAB_TASK_ALIASES and
-    # the normalised matching in resolve_isaaclab_task; any other "Isaac*" id is accepted and checked
-    # against the registry once Isaac Sim has started.
+    # IsaacLab 3.0 ids (the first four ran here on the CPU); 2.x ids ("-v0") are reached through
+    # ISAACLAB_TASK_ALIASES and the normalised matching in resolve_isaaclab_task; any other "Isaac*" id is
+    # accepted and checked against the registry when IsaacLab is imported.
     "isaaclab": (
-        "Isaac-Cartpole-v0",
-        "Isaac-Cartpole-Direct-v0",
-        "Isaac-Ant-v0",
-        "Isaac-Ant-Direct-v0",
-        "Isaac-Humanoid-v0",
-        "Isaac-Humanoid-Direct-v0",
-        "Isaac-Velocity-Flat-Anymal-D-v0",
-        "Isaac-Velocity-Rough-Anymal-D-v0",
-        "Isaac-Reach-Franka-v0",
-        "Isaac-Lift-Cube-Franka-v0",
+        "Isaac-Cartpole",
+        "Isaac-Cartpole-Direct",
+        "Isaac-Ant",
+        "Isaac-Ant-Direct",
+        "Isaac-Humanoid",
+        "Isaac-Humanoid-Direct",
+        "Isaac-Velocity-Flat-AnymalD",
+        "Isaac-Velocity-Rough-AnymalD",
+        "Isaac-Reach-Franka",
+        "Isaac-Lift-Cube-Franka",
     ),
 }
 
@@ -71,8 +71,8 @@ ISAACLAB_TASK_ALIASES: tuple[tuple[str, ...], ...] = (
 )
 
 # (obs_dim, action_dim) without making an env. Gymnasium entries are checked by tests/test_envs.py
-# against a real env. IsaacLab entries were read from the IsaacLab 2.x task configs (sum of the
-# "policy" observation terms), not run here: IsaacLabEnv compares them with the live env and raises
+# against a real env. IsaacLab Cartpole and Ant were measured on IsaacLab 3.0; the others were read from
+# the IsaacLab 2.x task configs (sum of the "policy" observation terms), not run here: IsaacLabEnv compares them with the live env and raises
 # on a mismatch, so a wrong entry fails loudly at make_env rather than silently.
 TASK_DIMS: dict[str, tuple[int, int]] = {
     "Hopper-v5": (11, 3),
@@ -80,8 +80,10 @@ TASK_DIMS: dict[str, tuple[int, int]] = {
     "HalfCheetah-v5": (17, 6),
     "Ant-v5": (105, 8),
     "gym_pusht/PushT-v0": (5, 2),
-    "Isaac-Cartpole-v0": (4, 1),
-    "Isaac-Ant-v0": (60, 8),
+    "Isaac-Cartpole": (4, 1),  # measured on IsaacLab 3.0 (Newton, CPU), as is the Direct variant
+    "Isaac-Cartpole-Direct": (4, 1),
+    "Isaac-Ant": (60, 8),
+    "Isaac-Ant-Direct": (60, 8),
     "Isaac-Humanoid-v0": (87, 21),
     "Isaac-Velocity-Flat-Anymal-D-v0": (48, 12),
     "Isaac-Reach-Franka-v0": (32, 7),
