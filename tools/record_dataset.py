@@ -9,8 +9,8 @@ stochastic actions. Every env runs whole episodes; each env contributes the same
 episodes (taking whichever episodes finish first would over-sample short, failed episodes).
 
 A policy acts once per chunk of k = n_action_steps actions; the env runs one action per step so that each
-frame is one (observation, action, reward, done). Frames: observation.state, action, next.reward,
-next.done, next.terminated.
+frame is one (observation, action, reward, done). Actions are recorded as executed (clipped to the env's
+action bounds). Frames: observation.state, action, next.reward, next.done, next.terminated.
 """
 
 from __future__ import annotations
@@ -92,9 +92,10 @@ def record(policy, env, per_env: int, zero: bool, seed: int) -> list[dict[str, n
     while not recorder.finished:
         chunk = policy.sample(obs, zero=zero, generator=generator).env_actions  # (B, k, d)
         assert chunk.shape[1] == k and torch.isfinite(chunk).all(), "the policy produced non-finite actions"
+        executed = torch.maximum(torch.minimum(chunk, env.action_high), env.action_low)  # what the env runs
         for i in range(k):
-            step = env.step(chunk[:, i : i + 1])
-            recorder.add(obs, chunk[:, i], step.reward, step.terminated, step.truncated)
+            step = env.step(executed[:, i : i + 1])
+            recorder.add(obs, executed[:, i], step.reward, step.terminated, step.truncated)
             obs = step.obs
     return recorder.episodes()
 

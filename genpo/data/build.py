@@ -444,6 +444,13 @@ def calibrate(spec: MujocoSpec, shared: Path, levels: list[float], n_episodes: i
 # --------------------------------------------------------------------------------------------
 
 
+# Datasets recorded from the project's own policies by tools/record_dataset.py (their cards say how).
+RECORDED_NOTES = {
+    "isaaclab_cartpole_expert": "IsaacLab Cartpole; own PPO expert, mean action",
+    "isaaclab_cartpole_medium": "IsaacLab Cartpole; PPO stopped at 20/120 iterations, stochastic actions",
+}
+
+
 def write_index(out: Path) -> Path:
     """datasets/README.md: one table row per dataset found under `out`, numbers read from disk."""
     found = sorted(p.parent.parent.name for p in out.glob("*/meta/info.json"))
@@ -471,6 +478,8 @@ def write_index(out: Path) -> Path:
             note = "206 human demos; 5-d state = gym-pusht obs_type=state"
         elif n == "pusht_split":
             note = "same demos; state = agent (2), environment_state = block pose (3)"
+        elif n in RECORDED_NOTES:
+            note = RECORDED_NOTES[n]
         size = sum(f.stat().st_size for f in (out / n).rglob("*") if f.is_file()) / 2**20
         dims = f"{d.columns['observation.state'].shape[1]} / {d.columns['action'].shape[1]}"
         rows.append(
@@ -479,7 +488,7 @@ def write_index(out: Path) -> Path:
         )
     text = f"""# Shipped datasets
 
-LeRobotDataset v3.0 directories (parquet + JSON, no videos), readable by lerobot 0.4.x
+LeRobotDataset v3.0 directories (parquet + JSON, no videos), readable by lerobot 0.6
 (`LeRobotDataset(repo_id="local/<name>", root="datasets/<name>")`) and by
 `genpo.data.read_dataset("datasets/<name>")`. Each folder has a README.md card with the source,
 licence, build command and measured numbers. This folder is data, not a Python package (no
@@ -490,7 +499,9 @@ licence, build command and measured numbers. This folder is data, not a Python p
 {chr(10).join(rows)}
 
 Licences: PushT demonstrations — MIT (Diffusion Policy, Chi et al. 2023). MuJoCo expert policies
-used to generate the locomotion datasets — MIT (Berkeley CS285, 2023).
+used to generate the locomotion datasets — MIT (Berkeley CS285, 2023). The IsaacLab Cartpole datasets
+are recorded from this project's own policies (MIT) in IsaacLab 3.0 (BSD-3-Clause); the exact commands
+are in their cards (`tools/record_dataset.py`).
 
 Rebuild (offline, from `../shared/data`; a rebuild replaces the folder atomically and regenerates
 this table):
