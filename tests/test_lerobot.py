@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 pytest.importorskip("lerobot")
 
@@ -108,6 +109,13 @@ def test_lerobot_written_checkpoint_reads_back_in_genpo(tmp_path):
     expected = ours.sample(obs, latent).env_actions.detach()
     got = post(policy.predict_action_chunk(pre({"observation.state": obs}), noise=latent))
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-3)
+    # LeRobot 0.6 under FSDP passes a pre-gathered state dict (this module's keys); it is what gets written
+    gathered = {k: v.detach().clone() for k, v in policy.state_dict().items()}
+    gathered["flow.velocity_net.output.2.weight"] = gathered["flow.velocity_net.output.2.weight"] + 1.0
+    policy.save_pretrained(tmp_path / "fsdp", state_dict=gathered)
+    written = load_file(tmp_path / "fsdp" / "model.safetensors")
+    assert set(written) == set(policy.flow.state_dict())
+    torch.testing.assert_close(written["velocity_net.output.2.weight"], gathered["flow.velocity_net.output.2.weight"])
 
 
 def test_plugin_config_has_every_flow_policy_field():

@@ -2,7 +2,7 @@
 
 Only pyarrow (parquet) and JSON are used, so the project can build and read datasets on machines
 without lerobot. Scope: low-dimensional numeric features (no images, no videos). The layout
-matches what lerobot 0.4.x writes itself (checked field by field against
+matches what lerobot 0.6 writes itself (checked field by field against
 `LeRobotDataset.create(...).save_episode()` output and loaded back with `LeRobotDataset` in
 tests/test_datasets.py)::
 
@@ -26,7 +26,7 @@ Array conventions (writer input and reader output):
   e.g. `next.reward` is (T_total, 1)); the index columns and non-float features of shape (1,)
   (e.g. `next.done`) come back 1-D (T_total,).
 
-Statistics: lerobot 0.4.4 reads min/max/mean/std/count and, for its QUANTILES / QUANTILE10
+Statistics: lerobot 0.6 reads min/max/mean/std/count and, for its QUANTILES / QUANTILE10
 normalisation modes (pi0.5), q01/q99 and q10/q90; a dataset without them fails there with
 "QUANTILES normalization mode requires q01 and q99 stats". We therefore always write
 q01, q10, q50, q90, q99. Ours are exact (`np.quantile`, linear interpolation over all frames);
