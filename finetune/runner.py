@@ -93,22 +93,26 @@ class FinetuneRun:
         self.env_cfg = dataclasses.replace(cfg.task.env, action_steps=cfg.task.n_action_steps if policy is None else policy.config.n_action_steps,
                                            device=str(self.accelerator.device), seed=cfg.seed + rank)
         self.env = make_env(self.env_cfg)
-        if policy is None:
-            cfg.genpopp.init = "independent"  # GenPO's setting for a flow trained from scratch
-            policy = scratch_policy(cfg, obs_dim, action_dim, self.env.action_low.cpu(), self.env.action_high.cpu())
-        policy = policy.to(self.accelerator.device)
-        calibration_obs = self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1)
-        algorithm = build_algorithm(policy, cfg, calibration_obs)
-        self.ppo = PPO(cfg.ppo, ActorCritic(algorithm, cfg.ppo.critic_hidden).to(self.accelerator.device),
-                       self.env, self.accelerator, cfg.seed)
-        self.logger = MetricsLogger(self.run_dir, enabled=self.is_main, resume=cfg.resume)
-        self.best_score = -math.inf
-        self.evals: dict[str, dict[str, float]] = {}
-        if cfg.resume:
-            self.load_checkpoint(self.run_dir / "checkpoints" / "last")
-        if self.is_main:
-            (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
-            print(f"fine-tuning {self.source} with {cfg.algo} in {self.run_dir}")
+        try:
+            if policy is None:
+                cfg.genpopp.init = "independent"  # GenPO's setting for a flow trained from scratch
+                policy = scratch_policy(cfg, obs_dim, action_dim, self.env.action_low.cpu(), self.env.action_high.cpu())
+            policy = policy.to(self.accelerator.device)
+            calibration_obs = self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1)
+            algorithm = build_algorithm(policy, cfg, calibration_obs)
+            self.ppo = PPO(cfg.ppo, ActorCritic(algorithm, cfg.ppo.critic_hidden).to(self.accelerator.device),
+                           self.env, self.accelerator, cfg.seed)
+            self.logger = MetricsLogger(self.run_dir, enabled=self.is_main, resume=cfg.resume)
+            self.best_score = -math.inf
+            self.evals: dict[str, dict[str, float]] = {}
+            if cfg.resume:
+                self.load_checkpoint(self.run_dir / "checkpoints" / "last")
+            if self.is_main:
+                (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
+                print(f"fine-tuning {self.source} with {cfg.algo} in {self.run_dir}")
+        except BaseException:  # a simulator (one per process for IsaacLab) must not outlive a failed start
+            self.env.close()
+            raise
 
     @property
     def algorithm(self) -> Algorithm:
@@ -193,6 +197,14 @@ class FinetuneRun:
             raise FloatingPointError(f"non-finite parameters after the update: {bad[:5]}")
 
     def train(self) -> dict:
+        """Evaluate, iterate to ppo.iterations (evaluating and saving), report; the env is closed either way."""
+        try:
+            return self.run_iterations()
+        except BaseException:
+            self.env.close()
+            raise
+
+    def run_iterations(self) -> dict:
         cfg, start = self.cfg, time.time()
         if "pretrained" not in self.evals:
             self.evals["pretrained"] = self.evaluate()

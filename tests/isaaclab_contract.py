@@ -14,9 +14,9 @@ optional terminal observation):
   reset envs / max_episode_length_s, "Episode_Termination/<term>" = number of reset envs the term
   fired for. extras is one dict reused across steps, so "log" stays stale on steps without resets.
 - With cfg.compute_final_obs=True (3.x), the observation groups computed before the reset are put in
-  extras["final_obs"] on steps with resets (removed on other steps).
+  extras["final_obs"] on steps with resets; it stays there, stale, on later steps (as in IsaacLab 3.0).
 - Like IsaacLab 3.0's manager-based envs, step() returns the SAME reward / terminated / truncated tensors
-  every step, rewritten in place (the adapter must copy what it keeps).
+  every step, rewritten in place, and here the observation groups too (the adapter must copy what it keeps).
 - direct=True: a DirectRLEnv-style env: no termination manager, only a "policy" group, and
   extras["log"] = {"Metrics/success_rate": ...} as IsaacLab 3.0's Direct cartpole writes.
 - num_envs, device, max_episode_length, max_episode_length_s, step_dt, cfg.is_finite_horizon,
@@ -82,6 +82,7 @@ class PointMassReachEnv(gym.Env):
         self.raw_actions = torch.zeros(num_envs, 2, device=self.device)
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(0 if seed is None else seed)
+        self._obs_buffers: dict[str, torch.Tensor] = {}
         self._reward = torch.zeros(num_envs, device=self.device)  # reused in place, as IsaacLab does
         self._terminated = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
         self._truncated = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
@@ -102,8 +103,13 @@ class PointMassReachEnv(gym.Env):
         return low + (high - low) * torch.rand(n, 2, generator=self._gen, device=self.device)
 
     def _compute_obs(self) -> dict[str, torch.Tensor]:
+        """Written into one buffer per group, reused in place (a Direct env may do that; a copy for final_obs)."""
         policy = torch.cat([self.pos, self.vel, self.goal - self.pos], dim=-1)
-        return {"policy": policy} if self.direct else {"policy": policy, "critic": torch.cat([policy, self.goal], dim=-1)}
+        obs = {"policy": policy} if self.direct else {"policy": policy, "critic": torch.cat([policy, self.goal], dim=-1)}
+        for name, value in obs.items():
+            buffer = self._obs_buffers.setdefault(name, torch.empty_like(value))
+            obs[name] = buffer.copy_(value)
+        return obs
 
     def _reset_idx(self, env_ids: torch.Tensor) -> None:
         log = {}
@@ -154,7 +160,7 @@ class PointMassReachEnv(gym.Env):
         reset_ids = torch.nonzero(self._terminated | self._truncated).flatten()
         if len(reset_ids) > 0:
             if self.cfg.compute_final_obs:
-                self.extras["final_obs"] = self._compute_obs()
+                self.extras["final_obs"] = {k: v.clone() for k, v in self._compute_obs().items()}
             self._reset_idx(reset_ids)
         return self._compute_obs(), self._reward, self._terminated, self._truncated, self.extras
 

@@ -252,7 +252,7 @@ def isaac(monkeypatch, tmp_path):
     launch code of genpo.envs.isaaclab against the contract env through fake isaaclab modules."""
 
     def make(k=1, num_envs=4, task="Isaac-Contract-Reach-v0", env_kwargs=None, final_obs=True, **kwargs):
-        record = install_fake_isaaclab(monkeypatch, tmp_path, final_obs=final_obs, **(env_kwargs or {}))
+        record = make.last_record = install_fake_isaaclab(monkeypatch, tmp_path, final_obs=final_obs, **(env_kwargs or {}))
         cfg = EnvConfig(backend="isaaclab", task=task, num_envs=num_envs, action_steps=k,
                         kwargs={"obs_dim": 6, "action_dim": 2, **kwargs.pop("kwargs", {})}, **kwargs)
         return make_env(cfg), record
@@ -285,6 +285,8 @@ def test_isaaclab_obs_dims_clipping_and_alias(isaac):
 
     with pytest.raises(ValueError, match=r"\(obs_dim, action_dim\)"):
         isaac(kwargs={"obs_dim": 8})
+    failed = isaac.last_record  # the failed constructor closed its env and its simulation launch
+    assert failed.exits == len(failed.launches) == 1 and failed.envs[-1].closed
 
 
 @pytest.mark.parametrize("final_in_extras", [False, True], ids=["isaaclab2", "isaaclab3_final_obs"])
@@ -318,7 +320,7 @@ def test_isaaclab_chunks_stats_and_final_obs(isaac, final_in_extras):
             want_trunc |= first & trunc & ~term
             want_success = torch.where(first, ref.termination_manager.get_term("success").float(), want_success)
             # 3.x: the pre-reset obs; 2.x: the obs the step returned, i.e. the new episode's first (the bias)
-            final_now = extras["final_obs"]["policy"] if final_in_extras and done.any() else obs["policy"]
+            final_now = (extras["final_obs"]["policy"] if final_in_extras and done.any() else obs["policy"]).clone()
             want_final = final_now if want_final is None else torch.where(first[:, None], final_now, want_final)
             ret, length = torch.where(done, 0.0, ret), torch.where(done, 0.0, length)
             ended |= done
@@ -429,20 +431,23 @@ def test_isaaclab_direct_env_in_place_buffers_and_random_episode_lengths(isaac):
     assert inner.episode_length_buf.unique().numel() > 1
 
 
-def test_isaaclab_evaluation_keeps_curriculum_and_step_counter(isaac):
-    env, record = isaac()
+def test_isaaclab_evaluation_keeps_curriculum_step_counter_and_training_logs(isaac):
+    env, record = isaac(max_episode_steps=3, env_kwargs={"goal_radius": 0.0})
     inner = record.envs[-1]
     calls = []
     inner.curriculum_manager = SimpleNamespace(compute=lambda env_ids=None: calls.append(env_ids))
     env.reset(seed=0)
     for _ in range(3):
         env.step(torch.zeros(4, 1, 2))
-    counter = inner.common_step_counter
+    counter, logged_in_training = inner.common_step_counter, len(env._logs)
+    assert logged_in_training == 1  # the time-out at step 3
     with env.evaluation():
         inner.curriculum_manager.compute(env_ids=[0])  # what IsaacLab's _reset_idx calls
         for _ in range(5):
             env.step(torch.zeros(4, 1, 2))
+        assert len(env._logs) == 1  # the evaluation's own time-out at its 3rd step
     assert calls == [] and inner.common_step_counter == counter
+    assert len(env._logs) == logged_in_training  # the evaluation's resets are not reported as training ones
     inner.curriculum_manager.compute(env_ids=[1])
     assert calls == [[1]]
 
@@ -477,7 +482,7 @@ def test_task_aliases_and_isaaclab_env_spec():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_tensors_live_on_the_configured_device(isaac):
-    env, _ = isaac(k=2, device="cuda")
+    env, record = isaac(k=2, device="cuda")
     obs = env.reset(seed=0)
     step = env.step(torch.full((4, 2, 2), 3.0, device="cuda"))
     assert obs.device.type == step.obs.device.type == step.reward.device.type == "cuda"

@@ -35,7 +35,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", required=True, help="a configs/task/<name>.yaml")
     parser.add_argument("--policy", required=True, help="a policy directory (genpo or LeRobot)")
-    parser.add_argument("--episodes", type=int, required=True, help="episodes to record (split evenly over the envs)")
+    parser.add_argument("--episodes", type=int, required=True, help="episodes to record, rounded up to a multiple of the number of envs (each env runs as many)")
     parser.add_argument("--sampling", choices=("zero", "stochastic"), required=True,
                         help="zero: latent z = 0 (a Gaussian policy's mean); stochastic: z ~ N(0, I)")
     parser.add_argument("--out", required=True, help="dataset directory to write (replaced atomically)")

@@ -57,6 +57,8 @@ def make_env(cfg: EnvConfig, **backend_kwargs) -> BatchedEnv:
         return make_pusht_env(cfg, task, **backend_kwargs)
     from .isaaclab import IsaacLabEnv
 
+    if backend_kwargs:
+        raise TypeError(f"the isaaclab backend takes no constructor arguments, got {sorted(backend_kwargs)}")
     return IsaacLabEnv(cfg)
 
 

@@ -105,9 +105,13 @@ def open_isaaclab_env(cfg: EnvConfig, closing: contextlib.ExitStack, **gym_kwarg
         closing.enter_context(launch_simulation(env_cfg, {"device": cfg.device, "visualizer": []}))
     except SystemExit:
         raise RuntimeError(KIT_NEEDED.format(task=task)) from None
-    env = gym.make(task, cfg=env_cfg, **gym_kwargs)
-    closing.callback(env.close)
-    env.reset()  # IsaacLab 3.0's first reset after make drops the sampled joint velocities; later ones are exact
+    try:
+        env = gym.make(task, cfg=env_cfg, **gym_kwargs)
+        closing.callback(env.close)
+        env.reset()  # IsaacLab 3.0's first reset after make drops the sampled joint velocities; later ones are exact
+    except BaseException:
+        closing.close()
+        raise
     return task, env
 
 
@@ -129,6 +133,14 @@ class IsaacLabEnv(BatchedEnv):
         declared = (options.pop("obs_dim", None), options.pop("action_dim", None))
         self._closing = contextlib.ExitStack()
         self.task, self.env = open_isaaclab_env(cfg, self._closing, **options)
+        try:
+            self._describe(cfg, clip, declared)
+        except BaseException:  # the one simulation of this process must not outlive a failed constructor
+            self._closing.close()
+            raise
+
+    def _describe(self, cfg: EnvConfig, clip, declared: tuple) -> None:
+        """Sizes, devices, action bounds and statistics buffers of the opened env (checked against cfg)."""
         base = self.env.unwrapped
         self.num_envs = int(base.num_envs)
         if self.num_envs != cfg.num_envs:
@@ -168,9 +180,11 @@ class IsaacLabEnv(BatchedEnv):
     @contextlib.contextmanager
     def evaluation(self):
         """Evaluate in the training envs (one IsaacLab env per process) without moving their curricula:
-        the curriculum manager is paused and the step counter that schedules curricula and interval
-        events is restored afterwards; resets inside do not randomise episode lengths."""
+        the curriculum manager is paused, common_step_counter (which curriculum terms read) is restored
+        afterwards, resets inside do not randomise episode lengths, and the episode logs of evaluation
+        episodes are not reported as training ones. Interval events keep running on their own timers."""
         base = self.env.unwrapped
+        training_logs, self._logs = self._logs, []
         counter = getattr(base, "common_step_counter", None)
         manager = getattr(base, "curriculum_manager", None)
         random_length, self.random_episode_length = self.random_episode_length, False
@@ -181,6 +195,7 @@ class IsaacLabEnv(BatchedEnv):
             yield self
         finally:
             self.random_episode_length = random_length
+            self._logs = training_logs
             if manager is not None:
                 manager.compute = compute
             if counter is not None:
