@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 import torch
-from accelerate.utils import gather_object
+from accelerate.utils import gather_object, send_to_device
 from torch import Tensor, nn
 
 from finetune.algos.base import Algorithm, Evaluation
@@ -277,7 +277,8 @@ class PPO:
     def state_dict(self) -> dict:
         """On the CPU (gathered from every rank and written by the main one; loaded with map_location)."""
         return {"iteration": self.iteration, "env_steps": self.env_steps, "train_time": self.train_time,
-                "actor_opt": to_cpu(self.actor_opt.state_dict()), "critic_opt": to_cpu(self.critic_opt.state_dict()),
+                "actor_opt": send_to_device(self.actor_opt.state_dict(), "cpu"),
+                "critic_opt": send_to_device(self.critic_opt.state_dict(), "cpu"),
                 "reward_scaler": self.reward_scaler.state_dict(), "generator": self.generator.get_state(),
                 "shuffle": self.shuffle.get_state(), "torch_rng": torch.get_rng_state()}
 
@@ -290,17 +291,6 @@ class PPO:
         self.generator.set_state(state["generator"])
         self.shuffle.set_state(state["shuffle"])
         torch.set_rng_state(state["torch_rng"])
-
-
-def to_cpu(state):
-    """A copy of a (nested) state dict with every tensor on the CPU."""
-    if isinstance(state, Tensor):
-        return state.detach().cpu()
-    if isinstance(state, dict):
-        return {k: to_cpu(v) for k, v in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(to_cpu(v) for v in state)
-    return state
 
 
 def memory_metrics(rollout: Rollout) -> dict[str, float]:
