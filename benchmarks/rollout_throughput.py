@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from finetune.algos.genpopp import GenPOpp
-from finetune.config import GenPOppConfig
+from finetune.algos.genpopp import GenPOpp, GenPOppConfig
 from genpo.checkpoint import load_policy
 from genpo.config import resolve_path
 from genpo.envs import make_env
@@ -47,7 +46,8 @@ def main() -> None:
             policy = load_policy(resolve_path(args.checkpoint))
             env = make_env(EnvConfig(backend="mujoco", task=args.task, num_envs=num_envs, vector_mode=mode,
                                      action_steps=policy.config.n_action_steps))
-            algorithm = GenPOpp(policy, GenPOppConfig(), env.reset(seed=0))
+            algorithm = GenPOpp(policy, GenPOppConfig())
+            algorithm.prepare(env.reset(seed=0))
             low, high = env.action_low, env.action_high
             k, d = env.action_steps, env.action_dim
             random_act = lambda obs: low + (high - low) * torch.rand(obs.shape[0], k, d)

@@ -20,7 +20,7 @@ from finetune.algos.base import Algorithm, Evaluation
 from finetune.buffer import RewardScaler, Rollout, compute_gae
 from finetune.config import PPOConfig
 from genpo.envs.base import BatchedEnv, EnvStep
-from genpo.flows import mlp
+from genpo.networks import mlp
 
 
 class RatioCheckError(RuntimeError):

@@ -16,23 +16,22 @@ from accelerate.utils import DistributedDataParallelKwargs, gather_object
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from finetune.algos import build_algorithm, check_algorithm
-from finetune.algos.base import Algorithm
-from finetune.config import FinetuneConfig
+from finetune.algos import Algorithm, algorithm_class
+from finetune.config import RunConfig, run_config
 from finetune.ppo import PPO, ActorCritic
 from finetune.report import write_report
-from genpo.checkpoint import atomic_directory, policy_config_dict, save_policy
+from genpo.checkpoint import load_policy
 from genpo.config import resolve_path, to_yaml
-from genpo.convert import load_any_policy
 from genpo.envs import env_spec, make_env
+from genpo.io import atomic_directory
 from genpo.metrics import MetricsLogger
-from genpo.gaussian import GaussianPolicy, GaussianPolicyConfig
-from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
-from genpo.policy_common import ChunkPolicy
+from genpo.policies import ChunkPolicy, FlowPolicy, FlowPolicyConfig, GaussianPolicy, GaussianPolicyConfig
 from genpo.rollout import EvalResult, evaluate
+from genpo.samplers import SamplerConfig
 
 STATE_NAME = "training_state.pt"
-MODEL_NAME = "actor_critic.safetensors"
+MODEL_NAME = "actor_critic.safetensors"  # everything the algorithm and critic hold beyond the policy's own files
+POLICY_PREFIX = "algorithm.policy."  # the policy's weights inside ActorCritic's state dict (stored once, as the policy)
 
 
 def check_launch(accelerator: Accelerator, processes: int) -> None:
@@ -47,9 +46,10 @@ def check_launch(accelerator: Accelerator, processes: int) -> None:
                          "`ACCELERATE_USE_CPU=true accelerate launch --config_file configs/accelerate/cpu_2proc.yaml ...`")
 
 
-def scratch_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int, low: torch.Tensor, high: torch.Tensor) -> ChunkPolicy:
-    """A freshly initialised policy (no checkpoint): a Gaussian MLP for algo=ppo, else a flow policy;
-    actions min/max-normalised to the env bounds ([-1, 1] where the env gives none)."""
+def scratch_policy(cfg: RunConfig, obs_dim: int, action_dim: int, low: torch.Tensor, high: torch.Tensor) -> ChunkPolicy:
+    """A freshly initialised policy (no checkpoint) of the kind the algorithm fine-tunes (a Gaussian MLP
+    for algo=ppo, else a flow policy); actions min/max-normalised to the env bounds ([-1, 1] where the
+    env gives none)."""
     task, src = cfg.task, cfg.policy
     finite = torch.isfinite(low) & torch.isfinite(high)
     low, high = torch.where(finite, low, -1.0), torch.where(finite, high, 1.0)
@@ -59,33 +59,54 @@ def scratch_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int, low: torc
     ones = np.ones(obs_dim, dtype=np.float32)
     stats = {task.obs_key: {"min": -ones, "max": ones, "mean": 0 * ones, "std": ones},
              task.action_key: {"min": low.numpy(), "max": high.numpy(), "mean": ((low + high) / 2).numpy(), "std": ((high - low) / 2).numpy()}}
-    if cfg.algo == "ppo":
-        return GaussianPolicy(GaussianPolicyConfig(**shape), stats)
-    return FlowPolicy(FlowPolicyConfig(**shape, sampler=SamplerConfig(num_steps=src.num_steps)), stats)
+    kind = algorithm_class(cfg.algo).policy_class
+    if kind is GaussianPolicy:
+        policy = GaussianPolicy(GaussianPolicyConfig(**shape), stats)
+    elif kind is FlowPolicy:
+        policy = FlowPolicy(FlowPolicyConfig(**shape, sampler=SamplerConfig(num_steps=src.num_steps)), stats)
+    else:
+        raise ValueError(f"algo={cfg.algo} fine-tunes a {kind.__name__}, which cannot start from scratch: give a checkpoint")
+    policy.description = f"a freshly initialised {kind.__name__} (from scratch)"
+    return policy
 
 
-def load_start_policy(cfg: FinetuneConfig, obs_dim: int, action_dim: int) -> tuple[FlowPolicy, str]:
-    """The policy to fine-tune and a sentence saying where it came from. Dims are checked here,
-    before any env is started."""
+def start_checkpoint(cfg: RunConfig, run_dir: Path) -> Path | None:
+    """The one policy directory the run starts from: its own checkpoints/last when resuming, else policy.path,
+    else the task's checkpoint for the algorithm's policy kind (<task.checkpoint>_<objective> for DPPO's
+    diffusion and PPO's Gaussian policies); None from scratch."""
+    if cfg.resume:
+        return run_dir / "checkpoints" / "last"
     if cfg.policy.from_scratch:
-        kind = "Gaussian MLP" if cfg.algo == "ppo" else "velocity network (independent-pair init)"
-        return None, f"a freshly initialised {kind} (from scratch)"
-    return load_any_policy(resolve_path(cfg.policy.path or cfg.task.checkpoint), obs_dim=obs_dim, action_dim=action_dim,
-                           diffusion_grid=cfg.policy.diffusion_grid or None)
+        return None
+    if cfg.policy.path:
+        return resolve_path(cfg.policy.path)
+    objective = algorithm_class(cfg.algo).policy_class.objective
+    if objective == "flow":
+        return resolve_path(cfg.task.checkpoint)
+    path = resolve_path(f"{cfg.task.checkpoint}_{objective}")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"algo={cfg.algo} needs the {objective} checkpoint {path}; pretrain one with `python "
+                                f"pretrain/run.py task={cfg.task.name} objective={objective} save_to={cfg.task.checkpoint}_"
+                                f"{objective}`, or give policy.path=")
+    return path
 
 
 class FinetuneRun:
     """One fine-tuning run in its run directory (resumable)."""
 
-    def __init__(self, cfg: FinetuneConfig, argv: list[str]):
-        check_algorithm(cfg.algo)
+    def __init__(self, cfg: RunConfig, argv: list[str]):
+        algorithm_type = algorithm_class(cfg.algo)
         self.cfg, self.argv = cfg, argv
         self.accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
         check_launch(self.accelerator, cfg.processes)
         self.is_main = self.accelerator.is_main_process
         obs_dim, action_dim = env_spec(cfg.task.env)
-        policy, self.source = load_start_policy(cfg, obs_dim, action_dim)
-        self.run_dir = self.make_run_dir()
+        self.run_dir = self.run_directory()
+        start = start_checkpoint(cfg, self.run_dir)
+        policy = None if start is None else load_policy(start, obs_dim=obs_dim, action_dim=action_dim,
+                                                        diffusion_grid=cfg.policy.diffusion_grid or None)
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         rank = self.accelerator.process_index
@@ -95,20 +116,21 @@ class FinetuneRun:
         self.env = make_env(self.env_cfg)
         try:
             if policy is None:
-                cfg.genpopp.init = "independent"  # GenPO's setting for a flow trained from scratch
                 policy = scratch_policy(cfg, obs_dim, action_dim, self.env.action_low.cpu(), self.env.action_high.cpu())
+            self.source = policy.description
             policy = policy.to(self.accelerator.device)
-            calibration_obs = self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1)
-            algorithm = build_algorithm(policy, cfg, calibration_obs)
+            resumed_policy = {k: v.clone() for k, v in policy.state_dict().items()} if cfg.resume else None
+            algorithm = algorithm_type(policy, getattr(cfg, algorithm_type.section()))
+            algorithm.prepare(self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1))
             self.ppo = PPO(cfg.ppo, ActorCritic(algorithm, cfg.ppo.critic_hidden).to(self.accelerator.device),
                            self.env, self.accelerator, cfg.seed)
             self.logger = MetricsLogger(self.run_dir, enabled=self.is_main, resume=cfg.resume)
             self.best_score = -math.inf
             self.evals: dict[str, dict[str, float]] = {}
             if cfg.resume:
-                self.load_checkpoint(self.run_dir / "checkpoints" / "last")
+                self.load_checkpoint(self.run_dir / "checkpoints" / "last", resumed_policy)
             if self.is_main:
-                (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
+                (self.run_dir / "config.yaml").write_text(to_yaml(run_config(cfg, algorithm.cfg)))
                 print(f"fine-tuning {self.source} with {cfg.algo} in {self.run_dir}")
         except BaseException:  # a simulator (one per process for IsaacLab) must not outlive a failed start
             self.env.close()
@@ -118,7 +140,7 @@ class FinetuneRun:
     def algorithm(self) -> Algorithm:
         return self.ppo.algorithm
 
-    def make_run_dir(self) -> Path:
+    def run_directory(self) -> Path:
         cfg = self.cfg
         if cfg.output_dir:
             run_dir = resolve_path(cfg.output_dir)
@@ -129,8 +151,6 @@ class FinetuneRun:
             run_dir = Path("runs/finetune") / f"{cfg.task.name}-{cfg.algo}-s{cfg.seed}-{stamp}"
         if cfg.resume and not (run_dir / "checkpoints" / "last" / STATE_NAME).is_file():
             raise FileNotFoundError(f"resume=true but {run_dir}/checkpoints/last/{STATE_NAME} does not exist")
-        if self.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
         return run_dir
 
     # ---- evaluation ------------------------------------------------------------------------
@@ -161,31 +181,39 @@ class FinetuneRun:
 
     # ---- checkpoints -----------------------------------------------------------------------
     def save_checkpoint(self, name: str) -> None:
-        """LeRobot policy files + actor-critic weights + every rank's training state, atomically."""
+        """In one atomic directory write: the policy's own files (a LeRobot policy directory), the rest of the
+        algorithm and the critic, and every rank's training state."""
         states = gather_object([self.ppo.state_dict()])
         if not self.is_main:
             return
-        model = self.ppo.unwrapped
-        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        state = {"ranks": states, "world_size": self.accelerator.num_processes, "best_score": self.best_score, "evals": self.evals}
+        rest = {k: v.detach().cpu().contiguous() for k, v in self.ppo.unwrapped.state_dict().items()
+                if not k.startswith(POLICY_PREFIX)}
+        state = {"ranks": states, "world_size": self.accelerator.num_processes, "best_score": self.best_score,
+                 "evals": self.evals, "source": self.source}
 
         def write(tmp: Path) -> None:
-            save_policy(self.algorithm.export_policy(), tmp / "policy")
-            for item in (tmp / "policy").iterdir():
-                item.rename(tmp / item.name)
-            (tmp / "policy").rmdir()
-            save_file(weights, tmp / MODEL_NAME)
+            self.algorithm.export_policy().write_checkpoint(tmp)
+            save_file(rest, tmp / MODEL_NAME)
             torch.save(state, tmp / STATE_NAME)
 
         atomic_directory(self.run_dir / "checkpoints" / name, write)
 
-    def load_checkpoint(self, directory: Path) -> None:
+    def load_checkpoint(self, directory: Path, policy_state: dict) -> None:
+        """Resume: the policy's weights as loaded from `directory` (the algorithm may have rebuilt its sampler
+        parameters since), the rest of the actor-critic and this rank's training state."""
         state = torch.load(directory / STATE_NAME, map_location="cpu", weights_only=True)
         if state["world_size"] != self.accelerator.num_processes:
             raise ValueError(f"{directory} was written by {state['world_size']} processes; resume with the same number")
-        self.ppo.unwrapped.load_state_dict(load_file(directory / MODEL_NAME, device=str(self.accelerator.device)))
+        model = self.ppo.unwrapped
+        model.algorithm.policy.load_state_dict(policy_state)
+        rest = load_file(directory / MODEL_NAME, device=str(self.accelerator.device))
+        missing, unexpected = model.load_state_dict(rest, strict=False)
+        missing = [k for k in missing if not k.startswith(POLICY_PREFIX)]
+        if missing or unexpected:
+            raise ValueError(f"{directory / MODEL_NAME} does not match algo={self.cfg.algo}: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
         self.ppo.load_state_dict(state["ranks"][self.accelerator.process_index])
-        self.best_score, self.evals = state["best_score"], state["evals"]
+        self.best_score, self.evals, self.source = state["best_score"], state["evals"], state["source"]
         self.logger.truncate(self.ppo.iteration)
         if self.is_main:
             print(f"resumed {self.run_dir} at iteration {self.ppo.iteration}")
@@ -239,7 +267,7 @@ class FinetuneRun:
                    "pretrained": self.evals["pretrained"], "final": self.evals.get("final", self.evals["pretrained"]),
                    "env_steps": self.ppo.env_steps, "iterations": self.ppo.iteration, "processes": self.accelerator.num_processes,
                    "wall_time_s": wall_time, "checkpoint": str(self.run_dir / "checkpoints" / "last"),
-                   "policy_config": policy_config_dict(self.algorithm.export_policy().config)}
+                   "policy_config": self.algorithm.export_policy().config.to_json_dict()}
         if self.is_main:
             print(write_report(self.run_dir, summary, self.logger.rows))
             if self.cfg.save_video:
@@ -251,9 +279,8 @@ class FinetuneRun:
     @torch.no_grad()
     def save_video(self) -> None:
         """One zero-sampling evaluation episode as eval.gif, where the backend renders off-screen."""
-        if self.env.single_instance:
-            print("no evaluation video: this env allows one instance per process (IsaacLab records video through "
-                  "its own camera pipeline, which needs Isaac Sim)")
+        if not self.env.renders_offscreen or self.env.single_instance:
+            print(f"no evaluation video: {type(self.env).__name__} does not render off-screen in a second instance")
             return
         env_cfg = dataclasses.replace(self.env_cfg, num_envs=1, kwargs={**self.env_cfg.kwargs, "render_mode": "rgb_array"})
         try:

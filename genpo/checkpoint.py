@@ -1,57 +1,33 @@
-"""Policy checkpoints as LeRobot-style policy directories: config.json ("type") + model.safetensors.
+"""Policy checkpoints: LeRobot-style policy directories (config.json with "type" + model.safetensors).
 
-Writes are atomic: everything goes into a temporary sibling directory that is renamed into place,
-so a crash never leaves a half-written checkpoint behind.
+    policy = load_policy("checkpoints/pusht", obs_dim=5, action_dim=2)   # any supported kind
+    print(policy.description)                                             # what was loaded, and how
+    save_policy(policy, "runs/x/export")                                  # one atomic directory write
+
+`load_policy` reads config.json once and dispatches on its "type":
+
+    "genpo_flow" | "genpo_diffusion" | "genpo_gaussian"   genpo's policies (genpo.policies.POLICY_TYPES)
+    "diffusion"                LeRobot Diffusion Policy with state observations: its U-Net as a velocity
+                               field on the DDIM grid (genpo.conversions, genpopp.md §6); saved back as a
+                               LeRobot diffusion directory
+    "pi0", "smolvla", ...      refused with the reason: they need camera images and a vision backbone
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-import os
-import shutil
 from pathlib import Path
-from typing import Any, Callable
 
 import torch
 from omegaconf import OmegaConf
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from genpo.policy import POLICY_TYPE
-from genpo.policy_common import ChunkPolicy, ChunkPolicyConfig
+from genpo.io import atomic_directory
+from genpo.policies import CONFIG_NAME, POLICY_TYPES, WEIGHTS_NAME, ChunkPolicy
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-
-
-def atomic_directory(target: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call write(tmp_dir), then move tmp_dir to target, replacing any previous target."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
-def policy_config_dict(config: ChunkPolicyConfig) -> dict[str, Any]:
-    return {
-        "type": config.policy_type,
-        **dataclasses.asdict(config),
-        "input_features": {config.obs_key: {"type": "STATE", "shape": [config.obs_dim]}},
-        "output_features": {config.action_key: {"type": "ACTION", "shape": [config.action_dim]}},
-    }
+IMAGE_POLICIES = ("pi0", "pi05", "pi0_fast", "smolvla", "act", "vqbet", "groot", "xvla", "wall_x")
 
 
 def save_policy(policy: ChunkPolicy, directory: str | Path, extra_files: dict[str, str] | None = None) -> Path:
@@ -67,34 +43,70 @@ def save_policy(policy: ChunkPolicy, directory: str | Path, extra_files: dict[st
     return atomic_directory(directory, write)
 
 
-# config.json "type" -> (module, class) of every policy genpo saves
-POLICY_CLASSES = {POLICY_TYPE: ("genpo.policy", "FlowPolicy"),
-                  "genpo_diffusion": ("genpo.diffusion", "DiffusionPolicy"),
-                  "genpo_gaussian": ("genpo.gaussian", "GaussianPolicy")}
-
-
-def read_policy_type(directory: Path) -> tuple[str | None, dict]:
-    """(config.json "type", the whole config.json), with clear errors for a missing or corrupt file."""
+def read_policy_config(directory: Path) -> dict:
+    """The directory's config.json, with clear errors for a missing or corrupt file."""
     path = directory / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no policy checkpoint at {directory}: expected a directory with {CONFIG_NAME} and {WEIGHTS_NAME}")
     try:
-        raw = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}); the checkpoint is corrupt") from None
-    return raw.get("type"), raw
 
 
-def load_policy(directory: str | Path, *, obs_dim: int | None = None, action_dim: int | None = None,
-                device: str | torch.device = "cpu") -> ChunkPolicy:
-    """Load a genpo policy directory (flow, diffusion or Gaussian); obs_dim/action_dim, if given, must match."""
-    directory = Path(directory)
-    kind, raw = read_policy_type(directory)
-    if kind not in POLICY_CLASSES:
-        raise ValueError(f"{directory} holds a policy of type {kind!r}; genpo policies are {sorted(POLICY_CLASSES)} "
-                         "(LeRobot checkpoints load through genpo.convert.load_any_policy)")
-    module, name = POLICY_CLASSES[kind]
-    policy_class = getattr(importlib.import_module(module), name)
+def load_policy(path: str | Path, *, obs_dim: int | None = None, action_dim: int | None = None,
+                device: str | torch.device = "cpu", num_steps: int | None = None,
+                diffusion_grid: str | None = None) -> ChunkPolicy:
+    """Load a policy directory of any supported kind; `policy.description` says what it was.
+
+    obs_dim / action_dim, if given, must match what the checkpoint observes and does. num_steps
+    overrides the number of sampler steps of converted policies (default: the checkpoint's DDIM
+    num_inference_steps, else 10). diffusion_grid picks the time labels of a converted diffusion
+    policy's DDIM grid ("ddim" default, "ddim_start", "uniform": see genpo.conversions).
+    """
+    directory = Path(path)
+    raw = read_policy_config(directory)
+    kind = raw.get("type")
+    if diffusion_grid and kind != "diffusion":
+        raise ValueError(f"diffusion_grid={diffusion_grid!r} applies to LeRobot Diffusion Policies only; {directory} holds "
+                         f"a {kind!r} policy: leave diffusion_grid unset")
+    if kind in POLICY_TYPES:
+        policy = _load_genpo_policy(directory, raw, obs_dim, action_dim, device)
+        policy.description = f"genpo {kind} policy from {directory}"
+    elif kind == "diffusion":
+        policy = _load_lerobot_diffusion(directory, raw, obs_dim, action_dim, num_steps, diffusion_grid).to(device)
+    else:
+        raise _unsupported(directory, kind, raw)
+    policy.pretrained = True
+    return policy
+
+
+def _unsupported(directory: Path, kind: str | None, raw: dict) -> ValueError:
+    if kind in IMAGE_POLICIES:
+        visual = [k for k, ft in (raw.get("input_features") or {}).items() if ft.get("type") == "VISUAL"]
+        needs = f"camera images ({', '.join(visual)})" if visual else "camera images"
+        return ValueError(f"{directory} holds a LeRobot {kind!r} policy: this checkpoint needs {needs}; genpo fine-tunes "
+                         f"state-observation policies only ({', '.join(sorted(POLICY_TYPES))}, or LeRobot diffusion "
+                         "with state inputs)")
+    return ValueError(f"{directory} holds a policy of type {kind!r}; genpo loads {', '.join(sorted(POLICY_TYPES))} and "
+                     "LeRobot 'diffusion' (state observations) checkpoints")
+
+
+def _load_lerobot_diffusion(directory: Path, raw: dict, obs_dim, action_dim, num_steps, grid) -> ChunkPolicy:
+    from genpo.lerobot.diffusion import check_state_only, load_lerobot_diffusion
+
+    check_state_only(raw, directory)  # before importing lerobot: a clear error even without it
+    try:
+        import lerobot  # noqa: F401
+    except ImportError:
+        raise ImportError(f"{directory} is a LeRobot Diffusion Policy: install the lerobot extra "
+                          f"(pip install -e '.[lerobot]') to convert it") from None
+    return load_lerobot_diffusion(directory, raw, obs_dim=obs_dim, action_dim=action_dim, num_steps=num_steps, grid=grid)
+
+
+def _load_genpo_policy(directory: Path, raw: dict, obs_dim: int | None, action_dim: int | None,
+                       device: str | torch.device) -> ChunkPolicy:
+    policy_class = POLICY_TYPES[raw["type"]]
     known = {f.name for f in dataclasses.fields(policy_class.config_class)}
     config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(policy_class.config_class),
                                                  {k: v for k, v in raw.items() if k in known}))

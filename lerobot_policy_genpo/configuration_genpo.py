@@ -1,4 +1,4 @@
-"""LeRobot config for genpo's flow policy: the fields of genpo.policy.FlowPolicyConfig, plus LeRobot's.
+"""LeRobot config for genpo's flow policy: the fields of genpo.policies.flow.FlowPolicyConfig, plus LeRobot's.
 
 A checkpoint written by genpo.checkpoint.save_policy (config.json "type": "genpo_flow") parses into
 this class, and one written by LeRobot (lerobot-train) reads back with genpo.checkpoint.load_policy,
@@ -14,13 +14,13 @@ from lerobot.configs.policies import PreTrainedConfig
 from lerobot.configs.types import FeatureType
 from lerobot.optim.optimizers import AdamWConfig
 
-from genpo.policy import POLICY_TYPE, FlowPolicyConfig, SamplerConfig
+from genpo.policies.flow import POLICY_TYPE, FlowPolicyConfig, SamplerConfig
 
 
 @PreTrainedConfig.register_subclass(POLICY_TYPE)
 @dataclass
 class GenpoFlowConfig(PreTrainedConfig):
-    # ---- genpo.policy.FlowPolicyConfig (0 = take the dimension from input/output_features) ----
+    # ---- genpo.policies.flow.FlowPolicyConfig (0 = take the dimension from input/output_features) ----
     obs_dim: int = 0
     action_dim: int = 0
     horizon: int = 16

@@ -1,4 +1,4 @@
-"""LeRobot policy wrapping genpo.policy.FlowPolicy.
+"""LeRobot policy wrapping genpo.policies.flow.FlowPolicy.
 
 LeRobot normalises outside the policy (processor_genpo): select_action / predict_action_chunk / forward
 receive normalised observations (and actions) and return normalised actions; the post-processor
@@ -19,8 +19,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from genpo.flows import flow_matching_loss
-from genpo.policy import POLICY_TYPE, FlowPolicy
+from genpo.policies.flow import flow_matching_loss
+from genpo.policies.flow import POLICY_TYPE, FlowPolicy
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.utils.constants import ACTION
 

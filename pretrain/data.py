@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genpo.data.lerobot_format import read_dataset
+from genpo.data import read_dataset
 
 
 def action_chunks(actions: np.ndarray, episode_index: np.ndarray, horizon: int) -> np.ndarray:

@@ -23,10 +23,10 @@ from tqdm import tqdm
 
 from genpo.checkpoint import save_policy
 from genpo.config import load_config, resolve_path, to_yaml
-from genpo.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
-from genpo.gaussian import GaussianPolicy, GaussianPolicyConfig
+from genpo.policies.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
+from genpo.policies.gaussian import GaussianPolicy, GaussianPolicyConfig
 from genpo.metrics import MetricsLogger
-from genpo.policy import FlowPolicy, FlowPolicyConfig
+from genpo.policies.flow import FlowPolicy, FlowPolicyConfig
 from genpo.task import TaskConfig
 from pretrain.data import Demonstrations
 
@@ -85,7 +85,7 @@ def train(cfg: PretrainConfig, demos: Demonstrations, run_dir: Path) -> FlowPoli
     cfg.policy.horizon, cfg.policy.n_action_steps = task.horizon, task.n_action_steps
     cfg.policy.obs_key, cfg.policy.action_key = task.obs_key, task.action_key
     policy = make_policy(cfg, demos.stats)
-    objective_loss = policy.flow_loss if cfg.objective == "flow" else policy.bc_loss
+    objective_loss = policy.bc_loss
     ema = copy.deepcopy(policy).requires_grad_(False)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps)

@@ -12,19 +12,22 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from finetune.algos import build_algorithm
 from finetune.algos.dppo import DPPO, clip_ranges
 from finetune.algos.fpo import FPO
 from finetune.algos.gaussian import GaussianPPO
 from finetune.algos.reinflow import ReinFlow, max_std_schedule
-from finetune.config import DPPOConfig, FinetuneConfig, FPOConfig, GaussianPPOConfig, ReinFlowConfig
+from finetune.algos.dppo import DPPOConfig
+from finetune.algos.fpo import FPOConfig
+from finetune.algos.gaussian import GaussianPPOConfig
+from finetune.algos.reinflow import ReinFlowConfig
+from finetune.config import FinetuneConfig
 from finetune.runner import FinetuneRun
 from genpo.checkpoint import load_policy, save_policy
 from genpo.config import load_config
-from genpo.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
-from genpo.gaussian import GaussianPolicy, GaussianPolicyConfig
+from genpo.policies.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
+from genpo.policies.gaussian import GaussianPolicy, GaussianPolicyConfig
 from genpo.metrics import MetricsLogger
-from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
+from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig
 from genpo.samplers.ddpm import DenoisingSampler
 
 TINY = ["task.env.num_envs=2", "task.env.max_episode_steps=40", "ppo.steps_per_iter=8", "ppo.minibatch_size=8",
@@ -92,13 +95,11 @@ def test_two_iterations_on_hopper(tmp_path, checkpoints, algo, checkpoint, extra
         assert not torch.equal(exported.eps_net.input.weight, start.eps_net.input.weight)
 
 
-def test_baselines_refuse_the_wrong_policy_kind(checkpoints):
-    cfg = load_config(FinetuneConfig, "finetune", ["algo=dppo", f"policy.path={checkpoints['flow']}"])
-    with pytest.raises(ValueError, match="fine-tunes a DiffusionPolicy"):
-        build_algorithm(flow_policy(), cfg, obs_batch())
-    cfg = load_config(FinetuneConfig, "finetune", ["algo=reinflow", f"policy.path={checkpoints['ddpm']}"])
-    with pytest.raises(ValueError, match="fine-tunes a flow policy"):
-        build_algorithm(diffusion_policy(), cfg, obs_batch())
+def test_baselines_refuse_the_wrong_policy_kind():
+    with pytest.raises(ValueError, match="fine-tunes a DiffusionPolicy, but the start checkpoint holds a FlowPolicy"):
+        DPPO(flow_policy(), DPPOConfig())
+    with pytest.raises(ValueError, match="fine-tunes a FlowPolicy, but the start checkpoint holds a DiffusionPolicy"):
+        ReinFlow(diffusion_policy(), ReinFlowConfig())
 
 
 # ---- ratio == 1 at theta_old, log-probs against independent computations -------------------------

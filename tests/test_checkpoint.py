@@ -6,7 +6,7 @@ import torch
 
 from genpo.checkpoint import load_policy, save_policy
 from genpo.config import ConfigError, load_config
-from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
+from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig
 
 
 def make_policy(sampler=None) -> FlowPolicy:
@@ -38,11 +38,10 @@ def test_action_dim_mismatch_is_refused(tmp_path):
 
 
 def test_diffusion_grid_on_a_flow_checkpoint_is_refused(tmp_path):
-    from genpo.convert import load_any_policy
 
     save_policy(make_policy(), tmp_path / "ckpt")
     with pytest.raises(ValueError, match="LeRobot Diffusion Policies only.*'genpo_flow'"):
-        load_any_policy(tmp_path / "ckpt", diffusion_grid="uniform")
+        load_policy(tmp_path / "ckpt", diffusion_grid="uniform")
 
 
 def test_missing_and_corrupt_weights_are_refused(tmp_path):

@@ -1,14 +1,18 @@
-"""The comparison runner: planning (equal env-step budgets, scoped overrides, resume/skip) and the
-aggregation + plots from small fake metric files, without running any training."""
+"""tools/compare.py, the comparison runner: planning (equal env-step budgets, scoped overrides,
+resume/skip) and the aggregation + plots from small fake metric files, without running any training."""
 
 import csv
 import math
+import sys
 from pathlib import Path
 
 import pytest
 
-import finetune.compare as compare
-from finetune.compare import RunSpec, main, parse_thresholds, plan, scoped
+from genpo.config import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+import compare  # noqa: E402
+from compare import RunSpec, main, parse_thresholds, plan, scoped  # noqa: E402
 
 COLUMNS = ["step", "env_steps", "time/train_s", "time/iteration_s", "time/update_us_per_sample", "memory/peak_rss_mb",
            "memory/stored_floats_per_sample", "train/return", "eval_zero/return_mean", "eval_zero/success_rate"]

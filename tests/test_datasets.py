@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genpo.data import lerobot_format as lf
+from genpo.data import write as data_write
 from genpo.data import compute_stats, read_dataset, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -366,7 +366,7 @@ def test_atomic_write_failure_after_parquet(tmp_path, monkeypatch):
     def boom(obj, path):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(lf, "_write_json", boom)
+    monkeypatch.setattr(data_write, "_write_json", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         write_dataset(tmp_path / "ds", make_episodes(), fps=10, robot_type=None, task="t")
     assert list(tmp_path.iterdir()) == []
@@ -378,7 +378,7 @@ def test_overwrite_semantics(tmp_path, monkeypatch):
     with pytest.raises(FileExistsError):
         write_dataset(root, make_episodes(seed=2), fps=10, robot_type=None, task="t")
     # A failing overwrite leaves the old dataset intact.
-    monkeypatch.setattr(lf, "_write_json", lambda obj, path: (_ for _ in ()).throw(RuntimeError("x")))
+    monkeypatch.setattr(data_write, "_write_json", lambda obj, path: (_ for _ in ()).throw(RuntimeError("x")))
     with pytest.raises(RuntimeError):
         write_dataset(root, make_episodes(seed=2), fps=10, robot_type=None, task="t", overwrite=True)
     monkeypatch.undo()

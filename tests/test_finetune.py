@@ -15,8 +15,8 @@ from finetune.config import FinetuneConfig
 from finetune.runner import FinetuneRun
 from genpo.checkpoint import load_policy, save_policy
 from genpo.config import REPO_ROOT, load_config
-from genpo.gaussian import GaussianPolicy
-from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig
+from genpo.policies.gaussian import GaussianPolicy
+from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig
 
 TINY = ["task.env.num_envs=2", "task.env.max_episode_steps=40", "ppo.steps_per_iter=8", "ppo.minibatch_size=8",
         "ppo.epochs=2", "ppo.critic_warmup_iters=0", "ppo.critic_hidden=[32,32]", "eval_episodes=2", "eval_every=1",
@@ -50,7 +50,7 @@ def test_two_genpopp_iterations_on_hopper(tmp_path, hopper_checkpoint):
     assert summary["env_steps"] == 2 * 8 * 2 * 4
     for name in ("last", "best"):
         policy = load_policy(tmp_path / "checkpoints" / name, obs_dim=11, action_dim=3)
-        assert policy.config.sampler.kind == "reversible" and policy.log_tau is not None
+        assert policy.config.sampler.kind == "reversible" and "log_tau" in policy.sampler_params()
     assert (tmp_path / "report.md").is_file() and (tmp_path / "curves.png").stat().st_size > 0
     fine_tuned = load_policy(tmp_path / "checkpoints" / "last")
     assert not torch.equal(fine_tuned.velocity_net.input.weight, load_policy(hopper_checkpoint).velocity_net.input.weight)
@@ -140,7 +140,7 @@ def test_training_from_scratch_uses_the_independent_pair_init(tmp_path):
                  f"output_dir={tmp_path}", "ppo.iterations=1")
     run = FinetuneRun(cfg, [])
     sampler = run.algorithm.policy.sampler
-    assert sampler.init == "independent" and run.algorithm.policy.log_tau is None
+    assert sampler.init == "independent" and not run.algorithm.policy.sampler_params()
     run.train()
     assert run.logger.rows[-1]["ppo/ratio_check"] <= 1e-5
     assert load_policy(tmp_path / "checkpoints" / "last", obs_dim=11, action_dim=3).config.sampler.init == "independent"

@@ -17,7 +17,7 @@ pytest.importorskip("isaaclab")
 from finetune.run import main as finetune_main  # noqa: E402
 from genpo.checkpoint import save_policy  # noqa: E402
 from genpo.envs import EnvConfig, make_env  # noqa: E402
-from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig  # noqa: E402
+from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig  # noqa: E402
 
 pytestmark = pytest.mark.slow
 T = 40  # episode length used here (time-outs), in env steps

@@ -24,9 +24,11 @@ def tensors_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("algo", sorted(ALGORITHMS))
 def test_sampler_state_is_created_on_the_policy_device(algo):
     policy = POLICY_OF.get(algo, flow_policy)().to("meta")
-    cfg = FinetuneConfig(algo=algo)
+    policy.pretrained = True  # GenPO++'s init B, with its log tau
+    algorithm_type = ALGORITHMS[algo]
     obs = torch.empty(8, policy.config.obs_dim, device="meta")
-    algorithm = ALGORITHMS[algo](policy, cfg, obs)
+    algorithm = algorithm_type(policy, getattr(FinetuneConfig(), algorithm_type.section()))
+    algorithm.prepare(obs)
     off_device = {name: t.device for name, t in tensors_of(algorithm).items() if t.device.type != "meta"}
     assert not off_device, f"{algo}: created off the policy's device: {off_device}"
     act = algorithm.act(obs)

@@ -27,10 +27,10 @@ from lerobot.policies.diffusion.processor_diffusion import make_diffusion_pre_po
 from lerobot.policies.factory import get_policy_class, make_policy, make_pre_post_processors  # noqa: E402
 
 from genpo.checkpoint import load_policy, save_policy  # noqa: E402
-from genpo.convert import ReversedTimeVelocity, load_any_policy  # noqa: E402
-from genpo.lerobot.diffusion import follow_parameter_dtype  # noqa: E402
+from genpo.conversions import ReversedTimeVelocity  # noqa: E402
+from genpo.conversions import follow_parameter_dtype  # noqa: E402
 from genpo.lerobot.pusht import pusht_keypoints_from_state, pusht_state_from_keypoints  # noqa: E402
-from genpo.policy import FlowPolicy, FlowPolicyConfig, SamplerConfig  # noqa: E402
+from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig  # noqa: E402
 from genpo.samplers import EulerSampler, ReversibleSampler  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -219,7 +219,8 @@ def raw_observations(batch: int, n_obs_steps: int, generator: torch.Generator):
                                                                 (1, "epsilon", "ddim_start")])
 def test_converted_euler_reproduces_lerobot_ddim_float64(tmp_path, n_obs_steps, prediction_type, grid):
     lr_policy = make_diffusion_dir(tmp_path / "dp", n_obs_steps=n_obs_steps, prediction_type=prediction_type)
-    policy, description = load_any_policy(tmp_path / "dp", diffusion_grid=grid)
+    policy = load_policy(tmp_path / "dp", diffusion_grid=grid)
+    description = policy.description
     assert "Diffusion" in description and policy.config.sampler.num_steps == 10
     assert policy.config.obs_dim == 18 * n_obs_steps and policy.config.flat_action_dim == 32
     t = policy.sampler.t
@@ -252,7 +253,7 @@ def test_converted_policy_acts_like_lerobot_diffusion(tmp_path):
     """Raw observations in, env actions out (float32): LeRobot's pipeline (processors + the action chunk
     its select_action queues) vs our converted policy on the stacked observation history."""
     lr_policy = make_diffusion_dir(tmp_path / "dp", n_obs_steps=2)
-    policy, _ = load_any_policy(tmp_path / "dp", obs_dim=36, action_dim=2)
+    policy = load_policy(tmp_path / "dp", obs_dim=36, action_dim=2)
     _, pre, post = lerobot_pipeline(tmp_path / "dp")
     state, env_state = (x.float() for x in raw_observations(3, 2, torch.Generator().manual_seed(4)))
     noise = torch.randn(3, 16, 2, generator=torch.Generator().manual_seed(5))
@@ -266,7 +267,8 @@ def test_converted_policy_acts_like_lerobot_diffusion(tmp_path):
 
 def test_reversible_sampler_on_converted_diffusion_inverts_exactly(tmp_path):
     make_diffusion_dir(tmp_path / "dp", n_obs_steps=1, scheduler="DDPM")
-    policy, description = load_any_policy(tmp_path / "dp", num_steps=8)
+    policy = load_policy(tmp_path / "dp", num_steps=8)
+    description = policy.description
     assert "DDPM-trained" in description and policy.sampler.num_steps == 8
     policy.set_sampler(SamplerConfig(kind="reversible", num_steps=8, sigma=0.9, tau=0.05))
     assert isinstance(policy.sampler, ReversibleSampler) and policy.sampler.t[0] == 0 and policy.sampler.t[-1] == 1
@@ -287,7 +289,7 @@ def test_reversible_sampler_on_converted_diffusion_inverts_exactly(tmp_path):
 
 def test_converted_diffusion_velocity_refuses_untrained_times(tmp_path):
     make_diffusion_dir(tmp_path / "dp", n_obs_steps=1)
-    policy, _ = load_any_policy(tmp_path / "dp")
+    policy = load_policy(tmp_path / "dp")
     velocity = policy.velocity(torch.zeros(2, 18))
     with pytest.raises(ValueError, match="only at its trained timesteps"):
         velocity(torch.zeros(2, 32), torch.full((2,), 0.5))
@@ -297,14 +299,13 @@ def test_converted_diffusion_velocity_refuses_untrained_times(tmp_path):
 
 def test_finetuned_converted_policy_saves_as_lerobot_diffusion(tmp_path):
     """GenPO++ on a converted policy: log-probs, gradients into the U-Net, then save, reload both ways."""
-    from finetune.algos.genpopp import GenPOpp
-    from finetune.config import GenPOppConfig
+    from finetune.algos.genpopp import GenPOpp, GenPOppConfig
 
     make_diffusion_dir(tmp_path / "dp", n_obs_steps=1)
-    policy, _ = load_any_policy(tmp_path / "dp", obs_dim=18, action_dim=2, num_steps=6)
+    policy = load_policy(tmp_path / "dp", obs_dim=18, action_dim=2, num_steps=6)
     state, env_state = (x.float() for x in raw_observations(16, 1, torch.Generator().manual_seed(8)))
     obs = torch.cat([state, env_state], -1).flatten(1)
-    algo = GenPOpp(policy, GenPOppConfig(tau=0.05, coefficient="dt", learn_tau=True), obs)
+    algo = GenPOpp(policy, GenPOppConfig(tau=0.05, coefficient="dt", learn_tau=True))
     act = algo.act(obs)
     log_prob = algo.log_prob(obs, act.stored)
     assert (log_prob - act.log_prob).abs().max() < 1e-2  # float32 round trip
@@ -317,7 +318,7 @@ def test_finetuned_converted_policy_saves_as_lerobot_diffusion(tmp_path):
     save_policy(algo.export_policy(), tmp_path / "ft")
     raw = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert raw["type"] == "diffusion" and raw["noise_scheduler_type"] == "DDIM" and raw["num_inference_steps"] == 6
-    reloaded, _ = load_any_policy(tmp_path / "ft")
+    reloaded = load_policy(tmp_path / "ft")
     assert reloaded.config.sampler == policy.config.sampler
     torch.testing.assert_close(reloaded.log_tau, policy.log_tau.detach())
     latent = policy.latent(16, generator=torch.Generator().manual_seed(9))
@@ -345,7 +346,7 @@ def test_pusht_split_diffusion_policy_runs_on_lerobot_pusht_corners(tmp_path):
 
     make_diffusion_dir(tmp_path / "dp", n_obs_steps=1, env_dim=3)
     assert is_pusht_split_layout(json.loads((tmp_path / "dp" / "config.json").read_text()))
-    policy, _ = load_any_policy(tmp_path / "dp", obs_dim=5, action_dim=2)  # before the step: exported without it
+    policy = load_policy(tmp_path / "dp", obs_dim=5, action_dim=2)  # before the step: exported without it
     save_policy(policy, tmp_path / "ft")
     assert add_block_pose_step(tmp_path / "dp") and not add_block_pose_step(tmp_path / "dp")  # idempotent
     for directory in (tmp_path / "dp", tmp_path / "ft"):
@@ -427,22 +428,22 @@ def test_image_observation_checkpoints_are_refused_clearly(tmp_path):
         path = write_config(tmp_path / kind, {"type": kind, "input_features": features,
                                                "output_features": {"action": {"type": "ACTION", "shape": [2]}}})
         with pytest.raises(ValueError, match=r"needs camera images \(observation.image\); genpo fine-tunes state-observation policies only"):
-            load_any_policy(path)
+            load_policy(path)
     with pytest.raises(ValueError, match="type 'tdmpc'"):
-        load_any_policy(write_config(tmp_path / "other", {"type": "tdmpc"}))
+        load_policy(write_config(tmp_path / "other", {"type": "tdmpc"}))
 
 
 def test_dimension_and_history_mismatches_are_refused_clearly(tmp_path):
     make_diffusion_dir(tmp_path / "dp", n_obs_steps=2)
     with pytest.raises(ValueError, match="n_obs_steps=2 consecutive observations.*one observation per step"):
-        load_any_policy(tmp_path / "dp", obs_dim=18)
+        load_policy(tmp_path / "dp", obs_dim=18)
     with pytest.raises(ValueError, match="observes 18 numbers per step.*obs_dim=5"):
-        load_any_policy(tmp_path / "dp", obs_dim=5)
+        load_policy(tmp_path / "dp", obs_dim=5)
     with pytest.raises(ValueError, match="action_dim=2, but the env needs action_dim=7"):
-        load_any_policy(tmp_path / "dp", action_dim=7)
+        load_policy(tmp_path / "dp", action_dim=7)
     (tmp_path / "dp" / "policy_preprocessor.json").unlink()
     with pytest.raises(FileNotFoundError, match="processor files"):
-        load_any_policy(tmp_path / "dp")
+        load_policy(tmp_path / "dp")
 
 
 def test_finetune_run_on_a_lerobot_diffusion_policy_writes_one_back(tmp_path, capsys):
@@ -486,7 +487,8 @@ def test_shipped_lerobot_diffusion_checkpoints_load_in_genpo_and_lerobot(name, s
 
     path = REPO_ROOT / "checkpoints" / name
     assert (path / "COMMAND").is_file(), f"{path} should record the command that made it"
-    policy, description = load_any_policy(path, obs_dim=5, action_dim=2)
+    policy = load_policy(path, obs_dim=5, action_dim=2)
+    description = policy.description
     assert description.startswith("LeRobot Diffusion Policy") and policy.config.sampler.kind == sampler_kind
     _, pre, _ = lerobot_load(path)
     corners = pusht_keypoints_from_state(torch.tensor([[256.0, 256.0, 200.0, 300.0, 1.0]]))

@@ -15,7 +15,7 @@ from test_baselines import STATS
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 import record_dataset  # noqa: E402
 
-from genpo.gaussian import GaussianPolicy, GaussianPolicyConfig  # noqa: E402
+from genpo.policies.gaussian import GaussianPolicy, GaussianPolicyConfig  # noqa: E402
 
 
 def test_recorded_episodes_are_whole_balanced_and_the_policys_actions(tmp_path):

@@ -26,7 +26,7 @@ import torch
 
 from finetune.config import FinetuneConfig
 from genpo.config import load_config, resolve_path
-from genpo.convert import load_any_policy
+from genpo.checkpoint import load_policy
 from genpo.data import write_dataset
 from genpo.envs import env_spec, make_env
 
@@ -124,7 +124,8 @@ def main(argv: list[str]) -> int:
     cfg = load_config(FinetuneConfig, "finetune", [f"task={args.task}"])
     env_cfg = cfg.task.env
     obs_dim, action_dim = env_spec(env_cfg)
-    policy, source = load_any_policy(resolve_path(args.policy), obs_dim=obs_dim, action_dim=action_dim)
+    policy = load_policy(resolve_path(args.policy), obs_dim=obs_dim, action_dim=action_dim)
+    source = policy.description
     num_envs = args.num_envs or env_cfg.num_envs
     env = make_env(dataclasses.replace(env_cfg, num_envs=num_envs, action_steps=1))
     try:

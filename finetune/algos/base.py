@@ -2,17 +2,19 @@
 
 The harness (finetune/ppo.py) owns rollouts, GAE, minibatches, clipping, optimisers and logging.
 An algorithm only says how to act (and what to keep for later), how to compute the log-probability
-of what it kept, and which extra loss terms it adds.
+of what it kept, and which extra loss terms it adds. It lives in one file with its config dataclass
+and is listed in finetune.algos.ALGORITHMS (README, "How to add an algorithm").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from genpo.policy import FlowPolicy
+from genpo.policies import ChunkPolicy, FlowPolicy
 
 
 @dataclass
@@ -30,13 +32,33 @@ class Evaluation:
 
 
 class Algorithm(nn.Module):
-    """Base class: subclasses set `name` and implement `act` and `log_prob`."""
+    """Base class. Subclasses set the class attributes below and implement `act` and `log_prob`.
 
-    name = "base"
+    name: the `algo=` value; config_class: its config dataclass, composed into FinetuneConfig under
+    `config_key` (default: name); policy_class: the policy kind it fine-tunes (the runner loads the
+    task's checkpoint for that kind: checkpoints/<task>_<policy_class.objective> unless it is "flow").
+    `self.cfg` is the config as it ran (an algorithm may resolve "auto" values): the run writes it."""
 
-    def __init__(self, policy: FlowPolicy):
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+    config_key: ClassVar[str] = ""
+    policy_class: ClassVar[type[ChunkPolicy]] = FlowPolicy
+
+    def __init__(self, policy: ChunkPolicy, cfg: Any):
         super().__init__()
-        self.policy = policy
+        if not isinstance(policy, self.policy_class):
+            raise ValueError(f"algo={self.name} fine-tunes a {self.policy_class.__name__}, but the start checkpoint holds a "
+                             f"{type(policy).__name__}; pretrain one with `python pretrain/run.py objective="
+                             f"{self.policy_class.objective}`")
+        self.policy, self.cfg = policy, cfg
+
+    @classmethod
+    def section(cls) -> str:
+        """The FinetuneConfig field holding this algorithm's config."""
+        return cls.config_key or cls.name
+
+    def prepare(self, obs: Tensor) -> None:
+        """Called once before training with observations of the first reset (e.g. GenPO++'s tau calibration)."""
 
     @property
     def device(self) -> torch.device:
@@ -85,6 +107,6 @@ class Algorithm(nn.Module):
         """Env actions for evaluation: zero sampling (z = 0) or stochastic sampling."""
         return self.policy.sample(obs, zero=zero, generator=generator).env_actions
 
-    def export_policy(self) -> FlowPolicy:
+    def export_policy(self) -> ChunkPolicy:
         """The policy written as a LeRobot policy directory."""
         return self.policy

@@ -1,6 +1,6 @@
 """DPPO (arXiv 2409.00588) in the one PPO harness, as its public code runs it (baselines.md).
 
-The policy is a DDPM (or DDIM, eta) diffusion policy (genpo.diffusion). The last m =
+The policy is a DDPM (or DDIM, eta) diffusion policy (genpo.policies.diffusion). The last m =
 ft_denoising_steps denoising steps are fine-tuned (earlier steps use a frozen copy of the pretrained
 network); each is a Gaussian transition with std >= min_std. The buffer stores the m + 1 states of
 the fine-tuned part of the chain.
@@ -24,13 +24,33 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from finetune.algos.base import Act, Algorithm
-from finetune.config import DPPOConfig
-from genpo.diffusion import DiffusionPolicy
+from genpo.policies import DiffusionPolicy
+
+
+@dataclass
+class DPPOConfig:
+    """DPPO (baselines.md): the last denoising steps of a DDPM/DDIM chain as an inner MDP."""
+
+    ddim_steps: int = 0  # 0: DDPM over every trained timestep (their locomotion: 20); > 0: DDIM steps
+    eta: float = 1.0  # DDIM only
+    ft_denoising_steps: int = 10  # fine-tuned last steps (earlier ones use a frozen copy); 0: all
+    min_sampling_std: float = 0.1
+    min_logprob_std: float = 0.1
+    x0_clip: float = 1.0
+    noise_clip: float = 3.0
+    final_clip: float = 0.0
+    log_prob_min: float = -5.0  # per-entry clamp of transition log-probs (theirs: [-5, 2])
+    log_prob_max: float = 2.0
+    executed_only: bool = True  # log-probs over the executed actions of the chunk only (their reward_horizon)
+    gamma_denoising: float = 0.99  # advantage weight gamma^(steps to the chain's end)
+    clip_base: float = 0.01  # clip range of the earliest fine-tuned step, rising to ppo.clip at the last
+    clip_rate: float = 3.0  # exponential rate of that rise
 
 
 def clip_ranges(clip: float, base: float, rate: float, steps: int) -> Tensor:
@@ -45,10 +65,11 @@ def clip_ranges(clip: float, base: float, rate: float, steps: int) -> Tensor:
 
 class DPPO(Algorithm):
     name = "dppo"
+    config_class = DPPOConfig
+    policy_class = DiffusionPolicy
 
     def __init__(self, policy: DiffusionPolicy, cfg: DPPOConfig):
-        super().__init__(policy)
-        self.cfg = cfg
+        super().__init__(policy, cfg)
         policy.set_diffusion(dataclasses.replace(
             policy.config.diffusion, ddim_steps=cfg.ddim_steps, eta=cfg.eta, ft_denoising_steps=cfg.ft_denoising_steps,
             min_sampling_std=cfg.min_sampling_std, min_logprob_std=cfg.min_logprob_std, x0_clip=cfg.x0_clip,
@@ -68,7 +89,7 @@ class DPPO(Algorithm):
         return Act(out.env_actions, out.sample.stored, self.terms(out.sample.log_prob))
 
     def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
-        return self.terms(self.policy.chain_log_prob(obs, stored))
+        return self.terms(self.policy.log_prob(obs, stored))
 
     def surrogate(self, ratio: Tensor, advantage: Tensor, clip: float) -> tuple[Tensor, Tensor]:
         clip_range = clip_ranges(clip, self.cfg.clip_base, self.cfg.clip_rate, self.steps).to(ratio)

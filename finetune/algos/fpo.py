@@ -13,22 +13,34 @@ Evaluation: zero sampling (x_0 = 0) and stochastic sampling of the same ODE.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
 from finetune.algos.base import Act, Algorithm
-from finetune.config import FPOConfig
-from genpo.policy import FlowPolicy, SamplerConfig
+from genpo.policies import FlowPolicy
+from genpo.samplers import SamplerConfig
+
+
+@dataclass
+class FPOConfig:
+    """FPO++ (baselines.md): ratios from conditional flow-matching losses at stored (tau_i, eps_i)."""
+
+    num_steps: int = 0  # Euler steps of the sampler; 0 keeps the checkpoint's N
+    num_mc: int = 8  # Monte-Carlo (tau, eps) pairs per sample, one ratio each
+    aspo: bool = True  # PPO clip for A >= 0, SPO penalty for A < 0; False: PPO clip everywhere (vanilla FPO)
+    loss_reduction: str = "mean"  # the CFM loss over action entries: mean | sum
 
 
 class FPO(Algorithm):
     name = "fpo"
+    config_class = FPOConfig
 
     def __init__(self, policy: FlowPolicy, cfg: FPOConfig):
-        super().__init__(policy)
         if cfg.loss_reduction not in ("mean", "sum"):
             raise ValueError(f"fpo.loss_reduction must be 'mean' or 'sum', got {cfg.loss_reduction!r}")
-        self.cfg = cfg
+        super().__init__(policy, cfg)
         policy.set_sampler(SamplerConfig(kind="euler", num_steps=cfg.num_steps or policy.config.sampler.num_steps))
         self.dim = policy.config.flat_action_dim
 

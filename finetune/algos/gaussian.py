@@ -1,4 +1,4 @@
-"""Gaussian PPO (algo=ppo) on a BC-pretrained Gaussian MLP policy (genpo.gaussian).
+"""Gaussian PPO (algo=ppo) on a BC-pretrained Gaussian MLP policy (genpo.policies.gaussian).
 
 Standard PPO log-prob: log N(a; mean(s), diag(std^2)) summed over the executed entries of the
 chunk (the exact marginal density of what the env executes; executed_only=false sums every entry).
@@ -8,21 +8,36 @@ The buffer stores the sampled chunk (D numbers). Evaluation: the mean (zero) or 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from finetune.algos.base import Act, Algorithm, Evaluation
-from finetune.config import GaussianPPOConfig
-from genpo.gaussian import LOG_2PI, GaussianPolicy
+from genpo.policies import GaussianPolicy
+from genpo.samplers import LOG_2PI, normal_log_density
+
+
+@dataclass
+class GaussianPPOConfig:
+    """Gaussian PPO on a BC-pretrained Gaussian MLP policy (algo=ppo)."""
+
+    init_std: float = 0.1  # > 0: reset the pretrained std to this at the start; 0: keep it
+    learn_std: bool = True
+    min_std: float = 0.01
+    max_std: float = 1.0
+    entropy_coef: float = 0.0
+    executed_only: bool = True  # log-prob over the executed actions of the chunk (exact marginal)
 
 
 class GaussianPPO(Algorithm):
     name = "ppo"
+    config_class = GaussianPPOConfig
+    config_key = "gaussian"
+    policy_class = GaussianPolicy
 
     def __init__(self, policy: GaussianPolicy, cfg: GaussianPPOConfig):
-        super().__init__(policy)
-        self.cfg = cfg
+        super().__init__(policy, cfg)
         policy.config.min_std, policy.config.max_std = cfg.min_std, cfg.max_std
         with torch.no_grad():
             if cfg.init_std > 0:
@@ -38,8 +53,7 @@ class GaussianPPO(Algorithm):
     def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
         mean, std = self.policy.distribution(obs)
         n = self.entries
-        z = (stored[:, :n] - mean[:, :n]) / std[:n]
-        return -(0.5 * z.pow(2) + std[:n].log() + 0.5 * LOG_2PI).sum(-1)
+        return normal_log_density(stored[:, :n], mean[:, :n], std[:n]).sum(-1)
 
     def evaluate(self, obs: Tensor, stored: Tensor) -> Evaluation:
         log_prob = self.log_prob(obs, stored)

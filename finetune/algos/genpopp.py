@@ -5,14 +5,27 @@ Stores the pair y = (x_{N-1}, x_N) per sample; log r = log p0(F^{-1}_theta(y)) -
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from finetune.algos.base import Act, Algorithm
-from finetune.config import GenPOppConfig
-from genpo.policy import FlowPolicy, SamplerConfig
+from genpo.policies import FlowPolicy
+from genpo.samplers import SamplerConfig
+
+
+@dataclass
+class GenPOppConfig:
+    num_steps: int = 0  # N flow steps; 0 keeps the checkpoint's
+    sigma: float = 0.9
+    init: str = "auto"  # pretrained (B) | independent (A, GenPO-style) | auto: B for a checkpoint, A from scratch
+    coefficient: str = "consistent"  # consistent | dt
+    action_noise: float = 0.08  # calibrate tau so the std of x_N caused by the history noise is this
+    tau: float = 0.0  # > 0: use this tau instead of calibrating
+    learn_tau: bool = False
 
 
 @torch.no_grad()
@@ -22,31 +35,36 @@ def history_noise_gain(policy: FlowPolicy, obs: Tensor, probe_tau: float = 1e-3)
     Near t = 1 a stiff pretrained flow amplifies history noise (genpopp.md §5), so tau is
     calibrated against the measured gain rather than set to the target spread directly.
     """
-    saved_log_tau = policy.log_tau.detach().clone()
-    policy.log_tau.fill_(math.log(probe_tau))
+    log_tau = policy.sampler_params()["log_tau"]
+    saved_log_tau = log_tau.detach().clone()
+    log_tau.fill_(math.log(probe_tau))
     latent = policy.latent(obs.shape[0]).to(obs.dtype)
     without_history_noise = latent.clone()
     without_history_noise[:, 1] = 0.0
     spread = policy.sample(obs, latent).sample.action - policy.sample(obs, without_history_noise).sample.action
-    policy.log_tau.copy_(saved_log_tau)
+    log_tau.copy_(saved_log_tau)
     return (spread.std(0) / probe_tau).clamp_min(1e-3)
 
 
 class GenPOpp(Algorithm):
     name = "genpopp"
+    config_class = GenPOppConfig
 
-    def __init__(self, policy: FlowPolicy, cfg: GenPOppConfig, calibration_obs: Tensor | None = None):
-        super().__init__(policy)
+    def __init__(self, policy: FlowPolicy, cfg: GenPOppConfig):
+        if cfg.init == "auto":  # B for a pretrained checkpoint, A for a network trained from scratch (GenPO)
+            cfg = dataclasses.replace(cfg, init="pretrained" if policy.pretrained else "independent")
+        super().__init__(policy, cfg)
         num_steps = cfg.num_steps or policy.config.sampler.num_steps
         tau = cfg.tau if cfg.tau > 0 else 1.0
         policy.set_sampler(SamplerConfig(kind="reversible", num_steps=num_steps, sigma=cfg.sigma, init=cfg.init,
                                          coefficient=cfg.coefficient, tau=tau, learn_tau=cfg.learn_tau))
-        if cfg.init == "pretrained" and cfg.tau <= 0:
-            if calibration_obs is None:
-                raise ValueError("calibrating tau needs observations (calibration_obs)")
-            gain = history_noise_gain(policy, calibration_obs)
+
+    def prepare(self, obs: Tensor) -> None:
+        """Init B with tau=0: calibrate tau so the history noise moves x_N by action_noise (per dimension)."""
+        if self.cfg.init == "pretrained" and self.cfg.tau <= 0:
+            gain = history_noise_gain(self.policy, obs)
             with torch.no_grad():
-                policy.log_tau.copy_(torch.log(cfg.action_noise / gain))
+                self.policy.sampler_params()["log_tau"].copy_(torch.log(self.cfg.action_noise / gain))
 
     @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Act:
@@ -71,6 +89,6 @@ class GenPOpp(Algorithm):
         pair_new = policy.sampler.forward(policy.velocity(obs), snapshot["latent"], **policy.sampler_params())
         out = {"genpopp/pair_roundtrip_error": snapshot["roundtrip_error"],
                "genpopp/action_drift": (pair_new[:, 1] - stored[:, 1]).norm(dim=-1).mean().item()}
-        if policy.log_tau is not None:
-            out["genpopp/sum_log_tau"] = policy.log_tau.sum().item()
+        if "log_tau" in policy.sampler_params():
+            out["genpopp/sum_log_tau"] = policy.sampler_params()["log_tau"].sum().item()
         return out

@@ -23,15 +23,37 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from finetune.algos.base import Act, Algorithm, Evaluation
-from finetune.config import ReinFlowConfig
-from genpo.flows import SinusoidalTimeEmbedding, mlp
-from genpo.policy import FlowPolicy, SamplerConfig
-from genpo.samplers.noisy_euler import LOG_2PI, NoisyEulerSampler, standard_normal
+from genpo.networks import SinusoidalTimeEmbedding, mlp
+from genpo.policies import FlowPolicy
+from genpo.samplers import LOG_2PI, NoisyEulerSampler, SamplerConfig, standard_normal_log_prob
+
+
+@dataclass
+class ReinFlowConfig:
+    """ReinFlow (baselines.md): noisy Euler chain with a learned, bounded noise network."""
+
+    num_steps: int = 4  # K Euler steps (their locomotion K = 4); 0 keeps the checkpoint's N
+    min_std: float = 0.10  # noise-network output range (their Hopper/Walker: 0.10 - 0.24)
+    max_std: float = 0.24
+    max_std_hold: float = 0.35  # hold max_std for this fraction of training, then cosine-decay it ...
+    max_std_decay: float = 0.7  # ... to min_std * (1 - this) + max_std * this (1.0: no decay)
+    noise_hidden: list[int] = field(default_factory=lambda: [64, 64])
+    noise_time_dim: int = 16
+    mean_clip: float = 1.0  # clip every step's mean to +-this (their denoised_clip_value); 0: off
+    noise_clip: float = 3.0  # clip the step noise to +-this std
+    final_clip: float = 1.0  # clip the action to +-this
+    include_initial: bool = True  # log N(x_0) in the chain log-prob and entropy (account_for_initial_stochasticity)
+    average_log_prob: bool = True  # their code: divide by (K + 1) and by the action entries; False: summed (paper)
+    log_prob_min: float = -1.0  # averaged form only: clamp the log-prob to [min, max] (their logprob_min/max)
+    log_prob_max: float = 1.0
+    entropy_coef: float = 0.03
+    bc_coef: float = 0.0  # > 0: W2 term, MSE to the frozen pretrained flow's deterministic action
 
 
 class NoiseNet(nn.Module):
@@ -69,10 +91,10 @@ def max_std_schedule(cfg: ReinFlowConfig, iteration: int, total: int) -> float:
 
 class ReinFlow(Algorithm):
     name = "reinflow"
+    config_class = ReinFlowConfig
 
     def __init__(self, policy: FlowPolicy, cfg: ReinFlowConfig):
-        super().__init__(policy)
-        self.cfg = cfg
+        super().__init__(policy, cfg)
         num_steps = cfg.num_steps or policy.config.sampler.num_steps
         # Evaluation and export: the plain Euler ODE; the chain below uses exactly the same grid.
         policy.set_sampler(SamplerConfig(kind="euler", num_steps=num_steps))
@@ -118,7 +140,7 @@ class ReinFlow(Algorithm):
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Act:
         latent = torch.randn(self.chain.latent_shape(obs.shape[0], self.dim), generator=generator, device=obs.device, dtype=obs.dtype)
         out = self.chain.sample(self.policy.velocity(obs), latent, self.noise_std(obs))
-        total = out.log_prob if self.cfg.include_initial else out.log_prob - standard_normal(out.stored[:, 0])
+        total = out.log_prob if self.cfg.include_initial else out.log_prob - standard_normal_log_prob(out.stored[:, 0])
         return Act(self.policy.to_env_actions(out.action), out.stored, self.finish(total))
 
     def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:

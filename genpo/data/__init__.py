@@ -1,18 +1,16 @@
-"""Dataset layer: LeRobotDataset v3.0 reading/writing (no lerobot import), statistics, builders.
+"""Dataset layer: LeRobotDataset v3.0 reading/writing (no lerobot import) and statistics.
 
     from genpo.data import read_dataset, write_dataset
     data = read_dataset("datasets/pusht")      # LeRobotData: info, stats, columns, episode_bounds
 
-Builders for the shipped datasets: `python -m genpo.data.build {pusht,hopper,walker2d}`.
+Modules: layout (the v3.0 directory layout, paths and index features), stats (stats.json
+statistics), write (write_dataset), read (read_dataset, LeRobotData). Builders for the shipped
+datasets: `python tools/build_datasets.py {pusht,pusht_split,hopper,walker2d}`.
 """
 
-from genpo.data.lerobot_format import (
-    CODEBASE_VERSION,
-    INDEX_FEATURES,
-    LeRobotData,
-    compute_stats,
-    read_dataset,
-    write_dataset,
-)
+from genpo.data.layout import CODEBASE_VERSION, INDEX_FEATURES
+from genpo.data.read import LeRobotData, read_dataset
+from genpo.data.stats import compute_stats
+from genpo.data.write import write_dataset
 
 __all__ = ["CODEBASE_VERSION", "INDEX_FEATURES", "LeRobotData", "compute_stats", "read_dataset", "write_dataset"]

@@ -48,7 +48,11 @@ class EnvStep:
 
 
 class BatchedEnv(ABC):
+    """What an adapter declares (class attributes) and implements; the runner reads these capabilities
+    instead of naming backends."""
+
     single_instance = False  # True: one env per process (IsaacLab); evaluation then runs in the training envs
+    renders_offscreen = False  # True: an env made with kwargs render_mode="rgb_array" returns frames from render()
     num_envs: int
     obs_dim: int
     action_dim: int

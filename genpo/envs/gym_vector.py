@@ -121,6 +121,8 @@ class GymVectorEnv(BatchedEnv):
     frame when that env was made with render_mode="rgb_array" (other envs are made without rendering).
     """
 
+    renders_offscreen = True
+
     def __init__(self, cfg: EnvConfig, task: str, *, success_key: str | None = None,
                  import_module: str | None = None, default_kwargs: dict | None = None,
                  self_reset: bool | None = None):

@@ -123,6 +123,7 @@ class IsaacLabEnv(BatchedEnv):
     """BatchedEnv over one IsaacLab env (at most one per process: IsaacLab has one simulation context)."""
 
     single_instance = True
+    renders_offscreen = False  # IsaacLab records video through its camera pipeline, which needs Isaac Sim
 
     def __init__(self, cfg: EnvConfig):
         options = dict(cfg.kwargs)
@@ -330,3 +331,9 @@ class IsaacLabEnv(BatchedEnv):
             low = np.asarray(space.low, dtype=np.float32).reshape(-1)
             high = np.asarray(space.high, dtype=np.float32).reshape(-1)
         return low, high
+
+
+def make_isaaclab_env(cfg: EnvConfig, task: str) -> IsaacLabEnv:
+    """The BACKENDS adapter: IsaacLab takes its options from cfg.kwargs (the task id is resolved against
+    the running IsaacLab's registry inside, see open_isaaclab_env)."""
+    return IsaacLabEnv(cfg)

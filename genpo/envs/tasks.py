@@ -10,8 +10,6 @@ import difflib
 import re
 from collections.abc import Iterable
 
-BACKENDS = ("mujoco", "pusht", "isaaclab")
-
 # Canonical ids per backend (what gym.make receives for the gymnasium backends).
 KNOWN_TASKS: dict[str, tuple[str, ...]] = {
     "mujoco": ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5"),
@@ -91,26 +89,19 @@ TASK_DIMS: dict[str, tuple[int, int]] = {
 }
 
 
-def check_backend(backend: str) -> str:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown env backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
-    return backend
+def check_isaaclab_task(task: str) -> str:
+    """The id's form only (known id, alias, or "Isaac*"): the registered ids are only known once the
+    simulation runs; resolve_isaaclab_task does the final resolution then."""
+    if task.startswith("Isaac") or _isaaclab_group(task) is not None:
+        return task
+    raise ValueError(
+        f"unknown IsaacLab task {task!r}: IsaacLab task ids start with 'Isaac'; known ones: "
+        + ", ".join(KNOWN_TASKS["isaaclab"])
+    )
 
 
-def resolve_task(backend: str, task: str) -> str:
-    """Canonical task id for a backend, or ValueError listing the valid ones. Starts nothing.
-
-    For IsaacLab this only checks the id's form (known id, alias, or "Isaac*"): the registered ids are
-    only known once Isaac Sim runs; resolve_isaaclab_task does the final resolution then.
-    """
-    check_backend(backend)
-    if backend == "isaaclab":
-        if task.startswith("Isaac") or _isaaclab_group(task) is not None:
-            return task
-        raise ValueError(
-            f"unknown IsaacLab task {task!r}: IsaacLab task ids start with 'Isaac'; known ones: "
-            + ", ".join(KNOWN_TASKS["isaaclab"])
-        )
+def resolve_gymnasium_task(backend: str, task: str) -> str:
+    """Canonical gymnasium id of a task or alias of `backend`, or ValueError listing the valid ones."""
     known = KNOWN_TASKS[backend]
     if task in known:
         return task

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from genpo.lerobot.processors import AffineNormalizer, lerobot_affine, read_lerobot_normalization
-from genpo.policy import FlowPolicy, FlowPolicyConfig
+from genpo.policies.flow import FlowPolicy, FlowPolicyConfig
 
 
 class ConvertedFlowPolicy(FlowPolicy):

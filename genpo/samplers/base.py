@@ -1,21 +1,32 @@
 """The interface every sampler implements: pure tensor math, batched, no envs, no files.
 
 A sampler turns a standard-normal latent ``z`` into an action (the flattened chunk, in the policy's
-normalised action space) by integrating a velocity field ``v(x, t)`` over a time grid
-``0 = t_0 < ... < t_N = 1`` (t = 0 noise, t = 1 action). The observation is bound into the velocity
-callable by the caller, so samplers never see observations.
+normalised action space) by running a network along a chain of steps: the flow samplers integrate a
+velocity field ``v(x, t)`` over a time grid ``0 = t_0 < ... < t_N = 1`` (t = 0 noise, t = 1 action),
+the denoising sampler applies an epsilon network ``eps(x, i)`` at chain step i. The observation is
+bound into that callable by the policy, so samplers never see observations.
+
+    sampler.latent_shape(B, D)                       -> shape of z (a standard normal)
+    sampler.parameters(D, device)                    -> {name: nn.Parameter} the sampler adds to its policy
+    out = sampler.sample(network, z, **params)       -> SampleOutput (action, stored, latent, log_prob)
+    sampler.log_prob(network, out.stored, **params)  == out.log_prob (to round-off), differentiable
 """
 
 from __future__ import annotations
 
+import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 VelocityFn = Callable[[Tensor, Tensor], Tensor]
 """v(x, t): x (B, D) and t (B,) -> velocity (B, D)."""
+
+
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -25,7 +36,31 @@ class SampleOutput:
     action: Tensor  # (B, D): the executed action x_N (normalised units, before post-processing)
     stored: Tensor  # what a rollout buffer keeps to re-evaluate the log-prob later
     latent: Tensor  # the base sample z that produced it
-    log_prob: Tensor | None  # (B,) exact log-density of `stored`, None for deterministic samplers
+    log_prob: Tensor | None  # exact log-density of `stored`: (B,), or per transition and entry (B, m, D)
+    # for the denoising chain; None for deterministic samplers
+
+
+class Sampler(ABC):
+    """Base of every sampler. Subclasses set `num_steps` (network evaluations per sample) and implement
+    `latent_shape` and `sample`; samplers with a density also implement `log_prob`."""
+
+    num_steps: int
+
+    @abstractmethod
+    def latent_shape(self, batch: int, dim: int) -> tuple[int, ...]:
+        """Shape of the standard-normal latent for `batch` samples of dimension `dim`."""
+
+    @abstractmethod
+    def sample(self, network: Callable, latent: Tensor, **params) -> SampleOutput:
+        """Map the latent to an action; `stored` is what a rollout buffer keeps for `log_prob`."""
+
+    def log_prob(self, network: Callable, stored: Tensor, **params) -> Tensor:
+        """Exact log-density of a stored sample (differentiable in the network and the params)."""
+        raise TypeError(f"{type(self).__name__} is deterministic: it has no log-prob; use the reversible sampler")
+
+    def parameters(self, dim: int, device: torch.device | str) -> dict[str, nn.Parameter]:
+        """Learnable parameters this sampler adds to its policy (passed back as **params); none by default."""
+        return {}
 
 
 def time_grid(num_steps: int, grid: Sequence[float] | None = None, *, dtype=torch.float32) -> Tensor:
@@ -45,6 +80,12 @@ def time_grid(num_steps: int, grid: Sequence[float] | None = None, *, dtype=torc
 def broadcast_time(t: Tensor, x: Tensor) -> Tensor:
     """A scalar time as a (B,) tensor matching x's batch, dtype and device."""
     return t.to(dtype=x.dtype, device=x.device).expand(x.shape[0])
+
+
+def normal_log_density(x: Tensor, mean: Tensor | float, std: Tensor | float) -> Tensor:
+    """log N(x; mean, std^2) per entry (no reduction): the one Gaussian log-density of the project."""
+    std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
+    return -(0.5 * ((x - mean) / std).pow(2) + std.log() + 0.5 * LOG_2PI)
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:

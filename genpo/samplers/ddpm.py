@@ -18,16 +18,15 @@ x_T = latent[:, 0] (not clipped, as DPPO) and the step noises latent[:, 1:].
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 from torch import Tensor
 
+from genpo.samplers.base import Sampler, SampleOutput, normal_log_density
+
 EpsFn = Callable[[Tensor, int], Tensor]
 """eps_hat(x, i): the noise prediction at chain step i."""
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 def diffusers_schedulers(num_train_timesteps: int, beta_schedule: str):
@@ -42,12 +41,15 @@ def diffusers_schedulers(num_train_timesteps: int, beta_schedule: str):
     return ddpm, ddim
 
 
-class DenoisingSampler:
-    """DDPM (ddim_steps=0: every trained timestep) or DDIM (ddim_steps > 0, eta) Gaussian chain."""
+class DenoisingSampler(Sampler):
+    """DDPM (ddim_steps=0: every trained timestep) or DDIM (ddim_steps > 0, eta) Gaussian chain.
+
+    With ft_denoising_steps = m > 0 only the last m transitions are stored and scored (DPPO): `split`
+    = S - m is the first chain step that uses the fine-tuned network (0: all of them)."""
 
     def __init__(self, num_train_timesteps: int = 20, beta_schedule: str = "squaredcos_cap_v2", ddim_steps: int = 0,
                  eta: float = 1.0, x0_clip: float = 1.0, noise_clip: float = 3.0, final_clip: float = 0.0,
-                 min_sampling_std: float = 0.1, min_logprob_std: float = 0.1):
+                 min_sampling_std: float = 0.1, min_logprob_std: float = 0.1, ft_denoising_steps: int = 0):
         ddpm, ddim = diffusers_schedulers(num_train_timesteps, beta_schedule)
         T = num_train_timesteps
         self.num_train_timesteps, self.ddim, self.eta = T, ddim_steps > 0, eta
@@ -79,6 +81,15 @@ class DenoisingSampler:
             self.coef_xt = (1 - ab_prev) * (1 - beta).sqrt() / (1 - ab)
             self.std = (0.5 * (beta * (1 - ab_prev) / (1 - ab)).clamp(min=1e-20).log()).exp()
         self.num_steps = len(self.timesteps)
+        if not 0 <= ft_denoising_steps <= self.num_steps:
+            raise ValueError(f"ft_denoising_steps must lie in [0, {self.num_steps}], got {ft_denoising_steps}")
+        self.split = 0 if ft_denoising_steps in (0, self.num_steps) else self.num_steps - ft_denoising_steps
+
+    @classmethod
+    def from_config(cls, d) -> "DenoisingSampler":
+        """From a genpo.policies.diffusion.DiffusionConfig."""
+        return cls(d.num_train_timesteps, d.beta_schedule, d.ddim_steps, d.eta, d.x0_clip, d.noise_clip, d.final_clip,
+                   d.min_sampling_std, d.min_logprob_std, d.ft_denoising_steps)
 
     def latent_shape(self, batch: int, dim: int) -> tuple[int, ...]:
         return (batch, self.num_steps + 1, dim)
@@ -108,10 +119,11 @@ class DenoisingSampler:
         return mean, self.std[i].to(x).expand_as(mean)
 
     # ---- chains -----------------------------------------------------------------------------
-    def sample(self, eps_fn: EpsFn, latent: Tensor, *, deterministic: bool = False, store_from: int = 0):
-        """Run the chain. Returns (action (B, D), chain (B, S - store_from + 1, D) = the states from the
-        input of step `store_from` to the action, per-entry log-probs (B, S - store_from, D) of the stored
-        transitions). deterministic: no noise at any step and DDIM with eta = 0 (x_T from the latent as given)."""
+    def sample(self, eps_fn: EpsFn, latent: Tensor, *, deterministic: bool = False) -> SampleOutput:
+        """Run the chain. stored: the states from the input of step `split` to the action (B, S - split + 1, D);
+        log_prob: per-entry log-probs (B, S - split, D) of the stored transitions. deterministic: no noise at
+        any step and DDIM with eta = 0 (x_T from the latent as given)."""
+        store_from = self.split
         x = latent[:, 0]
         states, log_probs = [], []
         for i in range(self.num_steps):
@@ -130,20 +142,17 @@ class DenoisingSampler:
             if i >= store_from:
                 states.append(x)
                 log_probs.append(self.entry_log_prob(x, mean, std))
-        if not states:
-            return x, x[:, None], x.new_zeros(x.shape[0], 0, x.shape[1])
-        return x, torch.stack(states, dim=1), torch.stack(log_probs, dim=1)
+        return SampleOutput(x, torch.stack(states, dim=1), latent, torch.stack(log_probs, dim=1))
 
     def entry_log_prob(self, x_prev: Tensor, mean: Tensor, std: Tensor) -> Tensor:
         """log N(x_prev; mean, max(std, min_logprob_std)^2) per entry."""
-        std = std.clamp(min=self.min_logprob_std)
-        return -0.5 * ((x_prev - mean) / std).pow(2) - std.log() - 0.5 * LOG_2PI
+        return normal_log_density(x_prev, mean, std.clamp(min=self.min_logprob_std))
 
-    def log_prob(self, eps_fn: EpsFn, chain: Tensor, start: int) -> Tensor:
-        """Per-entry log-probs (B, n, D) of the n = chain.shape[1] - 1 stored transitions starting at step `start`."""
+    def log_prob(self, eps_fn: EpsFn, chain: Tensor) -> Tensor:
+        """Per-entry log-probs (B, n, D) of the n = chain.shape[1] - 1 stored transitions (from step `split`)."""
         out = []
         for j in range(chain.shape[1] - 1):
-            i = start + j
+            i = self.split + j
             x = chain[:, j]
             mean, std = self.mean_std(eps_fn(x, i), x, i)
             out.append(self.entry_log_prob(chain[:, j + 1], mean, std))

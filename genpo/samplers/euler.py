@@ -5,15 +5,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genpo.samplers.base import SampleOutput, VelocityFn, broadcast_time, time_grid
+from genpo.samplers.base import Sampler, SampleOutput, VelocityFn, broadcast_time, time_grid
 
 
-class EulerSampler:
+class EulerSampler(Sampler):
     """x_{i+1} = x_i + h_i v(x_i, t_i) from x_0 = z. Deterministic given z: no log-prob."""
 
     def __init__(self, num_steps: int, grid=None):
         self.t = time_grid(num_steps, grid, dtype=torch.float64)
         self.num_steps = num_steps
+
+    @classmethod
+    def from_config(cls, cfg) -> "EulerSampler":
+        return cls(cfg.num_steps, cfg.grid)
 
     def latent_shape(self, batch: int, dim: int) -> tuple[int, ...]:
         return (batch, dim)

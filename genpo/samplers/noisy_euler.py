@@ -18,22 +18,20 @@ Shapes: latent (B, N + 1, D) = (x_0, eps_0 .. eps_{N-1}); stored chain (B, N + 1
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
-from genpo.samplers.base import SampleOutput, VelocityFn, broadcast_time, time_grid
-
-LOG_2PI = math.log(2 * math.pi)
+from genpo.samplers.base import (LOG_2PI, Sampler, SampleOutput, VelocityFn, broadcast_time, normal_log_density,
+                                 standard_normal_log_prob, time_grid)
 
 
 def _clip(x: Tensor, bound: float) -> Tensor:
     return x.clamp(-bound, bound) if bound > 0 else x
 
 
-class NoisyEulerSampler:
+class NoisyEulerSampler(Sampler):
     """The ReinFlow chain. Clip bounds <= 0 disable the corresponding clip."""
 
     def __init__(self, num_steps: int, grid: Sequence[float] | None = None, mean_clip: float = 1.0,
@@ -54,13 +52,13 @@ class NoisyEulerSampler:
         """Draw a chain from latent (B, N+1, D) with noise scales std (B, N, D); log_prob is the exact
         (summed) log-density of the stored chain, shape (B,)."""
         x = latent[:, 0]
-        states, log_prob = [x], standard_normal(x)
+        states, log_prob = [x], standard_normal_log_prob(x)
         for i in range(self.num_steps):
             mean = self.transition_mean(velocity, x, i)
             x = mean + std[:, i] * _clip(latent[:, i + 1], self.noise_clip)
             if i == self.num_steps - 1:
                 x = _clip(x, self.final_clip)
-            log_prob = log_prob + gaussian_log_density(x, mean, std[:, i])
+            log_prob = log_prob + normal_log_density(x, mean, std[:, i]).sum(-1)
             states.append(x)
         chain = torch.stack(states, dim=1)
         return SampleOutput(action=x, stored=chain, latent=latent, log_prob=log_prob)
@@ -68,10 +66,10 @@ class NoisyEulerSampler:
     def log_prob_terms(self, velocity: VelocityFn, chain: Tensor, std: Tensor) -> Tensor:
         """(B, N + 1) log-densities summed over D: term 0 is log N(x_0; 0, I), term k + 1 the
         transition x_k -> x_{k+1}. Their sum is the exact log-density of the chain."""
-        terms = [standard_normal(chain[:, 0])]
+        terms = [standard_normal_log_prob(chain[:, 0])]
         for i in range(self.num_steps):
             mean = self.transition_mean(velocity, chain[:, i], i)
-            terms.append(gaussian_log_density(chain[:, i + 1], mean, std[:, i]))
+            terms.append(normal_log_density(chain[:, i + 1], mean, std[:, i]).sum(-1))
         return torch.stack(terms, dim=1)
 
     def log_prob(self, velocity: VelocityFn, chain: Tensor, std: Tensor) -> Tensor:
@@ -89,12 +87,3 @@ class NoisyEulerSampler:
             x = self.transition_mean(velocity, x, i)
         return _clip(x, self.final_clip)
 
-
-def standard_normal(x: Tensor) -> Tensor:
-    return -0.5 * (x.pow(2).sum(-1) + x.shape[-1] * LOG_2PI)
-
-
-def gaussian_log_density(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """log N(x; mean, diag(std^2)) summed over the last dimension."""
-    z = (x - mean) / std
-    return -(0.5 * z.pow(2) + std.log() + 0.5 * LOG_2PI).sum(-1)

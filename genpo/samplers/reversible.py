@@ -23,15 +23,15 @@ import math
 from typing import Literal, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from genpo.samplers.base import SampleOutput, VelocityFn, broadcast_time, standard_normal_log_prob, time_grid
+from genpo.samplers.base import Sampler, SampleOutput, VelocityFn, broadcast_time, standard_normal_log_prob, time_grid
 
 Init = Literal["pretrained", "independent"]
 Coefficient = Literal["consistent", "dt"]
 
 
-class ReversibleSampler:
+class ReversibleSampler(Sampler):
     """The GenPO++ sampler: N velocity evaluations in the original action dimension, exact inverse.
 
     Args:
@@ -42,6 +42,8 @@ class ReversibleSampler:
         coefficient: "consistent" (c_i = h_i + sigma h_{i-1}) or "dt" (c_i = h_i, GenPO dev code).
         grid: optional time grid t_0 = 0 < ... < t_N = 1 (uniform if None).
         max_inverse_gain: largest allowed sigma^-(inverse steps) for float32 inversion (genpopp §5).
+        tau: init B's initial history noise (normalised action units), the start of the policy's log tau.
+        learn_tau: whether that log tau is trained.
     """
 
     def __init__(
@@ -52,6 +54,8 @@ class ReversibleSampler:
         coefficient: Coefficient = "consistent",
         grid: Sequence[float] | None = None,
         max_inverse_gain: float = 100.0,
+        tau: float = 0.05,
+        learn_tau: bool = False,
     ):
         if not 0.0 < sigma <= 1.0:
             raise ValueError(f"sigma must lie in (0, 1], got {sigma}")
@@ -61,6 +65,7 @@ class ReversibleSampler:
             raise ValueError(f"coefficient must be 'consistent' or 'dt', got {coefficient!r}")
         self.num_steps, self.sigma, self.init, self.coefficient = num_steps, float(sigma), init, coefficient
         self.max_inverse_gain = max_inverse_gain
+        self.tau, self.learn_tau = tau, learn_tau
         self.t = time_grid(num_steps, grid, dtype=torch.float64)
         h = self.t[1:] - self.t[:-1]
         # h_{-1} for init A's first two-step update: the first step's own size.
@@ -68,6 +73,17 @@ class ReversibleSampler:
         self.c = h + self.sigma * h_prev if coefficient == "consistent" else h.clone()
         self.h = h
         self._check_inverse_gain()
+
+    @classmethod
+    def from_config(cls, cfg) -> "ReversibleSampler":
+        return cls(cfg.num_steps, cfg.sigma, cfg.init, cfg.coefficient, cfg.grid, tau=cfg.tau, learn_tau=cfg.learn_tau)
+
+    def parameters(self, dim: int, device: torch.device | str) -> dict[str, nn.Parameter]:
+        """Init B adds a per-dimension log tau (the history noise), starting at log(tau)."""
+        if self.init != "pretrained":
+            return {}
+        log_tau = torch.full((dim,), math.log(self.tau), device=device)
+        return {"log_tau": nn.Parameter(log_tau, requires_grad=self.learn_tau)}
 
     # ---- §5: numerics guard -------------------------------------------------------------------
     @property

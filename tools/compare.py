@@ -1,9 +1,9 @@
 """Compare fine-tuning algorithms: algorithms x seeds x tasks, each a normal fine-tuning run, then one
 table and plots.
 
-    python -m finetune.compare --algos genpopp reinflow dppo fpo ppo --seeds 0 1 2 --tasks hopper pusht \\
+    python tools/compare.py --algos genpopp reinflow dppo fpo ppo --seeds 0 1 2 --tasks hopper pusht \\
         --out benchmarks/results/compare --env-steps 200000 [--jobs 2] [overrides ...]
-    python -m finetune.compare --out benchmarks/results/compare --replot-only
+    python tools/compare.py --out benchmarks/results/compare --replot-only
 
 Every run is `python -m finetune.run task=<task> algo=<algo> seed=<seed> output_dir=<out>/runs/<task>/<algo>/seed<seed>
 ppo.iterations=<n> [overrides]`, with n chosen so that every method gets the same env-step budget

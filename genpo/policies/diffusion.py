@@ -4,7 +4,7 @@
     policy = DiffusionPolicy(DiffusionPolicyConfig(obs_dim=11, action_dim=3), stats)
     out = policy.sample(obs)                               # out.env_actions, out.sample.stored (chain)
 
-The noise network is genpo.flows.VelocityMLP (same width, depth and inputs [x, obs, time embedding]);
+The noise network is genpo.networks.VelocityMLP (same width, depth and inputs [x, obs, time embedding]);
 it predicts epsilon at network time t = k / num_train_timesteps. Schedules come from diffusers
 (genpo.samplers.ddpm). With `diffusion.ft_denoising_steps = m > 0` (DPPO), the first S - m denoising
 steps use `base_eps_net`, a frozen copy of the pretrained network, and only the last m use `eps_net`;
@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from genpo.flows import VelocityMLP
-from genpo.policy import PolicyOutput
-from genpo.policy_common import ChunkPolicy, ChunkPolicyConfig
-from genpo.samplers.base import SampleOutput
+from genpo.networks import VelocityMLP
+from genpo.policies.base import ChunkPolicy, ChunkPolicyConfig, PolicyOutput
 from genpo.samplers.ddpm import DenoisingSampler
 
 DIFFUSION_POLICY_TYPE = "genpo_diffusion"
@@ -47,11 +45,12 @@ class DiffusionConfig:
 @dataclass
 class DiffusionPolicyConfig(ChunkPolicyConfig):
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
-    policy_type = DIFFUSION_POLICY_TYPE  # class attribute, not a field
+    policy_type: ClassVar[str] = DIFFUSION_POLICY_TYPE
 
 
 class DiffusionPolicy(ChunkPolicy):
     config_class = DiffusionPolicyConfig
+    objective = "ddpm"
 
     def __init__(self, config: DiffusionPolicyConfig, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None):
         super().__init__(config, stats)
@@ -64,11 +63,7 @@ class DiffusionPolicy(ChunkPolicy):
     def set_diffusion(self, cfg: DiffusionConfig) -> None:
         """(Re)build the sampler; a first ft_denoising_steps > 0 freezes a copy of the current network
         for the earlier steps."""
-        d = cfg
-        self.sampler = DenoisingSampler(d.num_train_timesteps, d.beta_schedule, d.ddim_steps, d.eta, d.x0_clip,
-                                        d.noise_clip, d.final_clip, d.min_sampling_std, d.min_logprob_std)
-        if not 0 <= d.ft_denoising_steps <= self.sampler.num_steps:
-            raise ValueError(f"ft_denoising_steps must lie in [0, {self.sampler.num_steps}], got {d.ft_denoising_steps}")
+        self.sampler = DenoisingSampler.from_config(cfg)
         self.config.diffusion = cfg
         if self.split > 0 and self.base_eps_net is None:
             self.base_eps_net = copy.deepcopy(self.eps_net).requires_grad_(False)
@@ -78,8 +73,7 @@ class DiffusionPolicy(ChunkPolicy):
     @property
     def split(self) -> int:
         """Index of the first chain step that uses the fine-tuned network (0: all of them)."""
-        ft = self.config.diffusion.ft_denoising_steps
-        return 0 if ft in (0, self.sampler.num_steps) else self.sampler.num_steps - ft
+        return self.sampler.split
 
     def eps_fn(self, obs: Tensor):
         """eps_hat(x, i) with the (raw) observation normalised and bound in."""
@@ -93,8 +87,9 @@ class DiffusionPolicy(ChunkPolicy):
 
     def latent(self, batch: int, *, zero: bool = False, generator: torch.Generator | None = None) -> Tensor:
         shape = self.sampler.latent_shape(batch, self.config.flat_action_dim)
-        device = self.obs_normalizer.mean.device
-        return torch.zeros(shape, device=device) if zero else torch.randn(shape, generator=generator, device=device)
+        if zero:
+            return torch.zeros(shape, device=self.device)
+        return torch.randn(shape, generator=generator, device=self.device)
 
     def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
                generator: torch.Generator | None = None) -> PolicyOutput:
@@ -103,12 +98,12 @@ class DiffusionPolicy(ChunkPolicy):
         (B, m + 1, D); sample.log_prob: per-entry log-probs of those transitions (B, m, D)."""
         if latent is None:
             latent = self.latent(obs.shape[0], zero=zero, generator=generator).to(obs.dtype)
-        action, chain, entries = self.sampler.sample(self.eps_fn(obs), latent, deterministic=zero, store_from=self.split)
-        return PolicyOutput(self.to_env_actions(action), SampleOutput(action, chain, latent, entries))
+        out = self.sampler.sample(self.eps_fn(obs), latent, deterministic=zero)
+        return PolicyOutput(self.to_env_actions(out.action), out)
 
-    def chain_log_prob(self, obs: Tensor, chain: Tensor) -> Tensor:
+    def log_prob(self, obs: Tensor, chain: Tensor) -> Tensor:
         """Per-entry log-probs (B, m, D) of a stored chain's transitions (differentiable)."""
-        return self.sampler.log_prob(self.eps_fn(obs), chain, self.split)
+        return self.sampler.log_prob(self.eps_fn(obs), chain)
 
     # ---- pretraining ---------------------------------------------------------------------------
     def bc_loss(self, obs: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -8,12 +8,12 @@
 
 The density lives in the policy's normalised action space (flattened chunk of H * d numbers);
 unnormalising and taking the first k actions of the chunk is post-processing outside the density.
+Flow matching (genpopp.md): linear interpolant x_t = t a + (1 - t) eps, velocity target a - eps.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Mapping
 
@@ -21,23 +21,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from genpo.flows import VelocityMLP, flow_matching_loss
-from genpo.policy_common import ChunkPolicy, ChunkPolicyConfig
-from genpo.samplers import EulerSampler, ReversibleSampler, SampleOutput, VelocityFn
+from genpo.networks import VelocityMLP
+from genpo.policies.base import ChunkPolicy, ChunkPolicyConfig, PolicyOutput
+from genpo.samplers import SamplerConfig, VelocityFn, build_sampler
 
 POLICY_TYPE = "genpo_flow"
-
-
-@dataclass
-class SamplerConfig:
-    kind: str = "euler"  # euler (deterministic ODE) | reversible (GenPO++)
-    num_steps: int = 10  # N network evaluations per action chunk
-    sigma: float = 0.9  # reversible: history coefficient
-    init: str = "pretrained"  # reversible: pretrained (B, Euler start + tau) | independent (A)
-    coefficient: str = "consistent"  # reversible: c_i = h_i + sigma h_{i-1} | dt (c_i = h_i)
-    tau: float = 0.05  # reversible init B: history noise, normalised action units
-    learn_tau: bool = False  # learn log tau (per dimension) during fine-tuning
-    grid: list[float] | None = None  # time grid t_0 = 0 < ... < t_N = 1; uniform if None
 
 
 @dataclass
@@ -46,18 +34,12 @@ class FlowPolicyConfig(ChunkPolicyConfig):
     policy_type: ClassVar[str] = POLICY_TYPE
 
 
-@dataclass
-class PolicyOutput:
-    env_actions: Tensor  # (B, k, d) unnormalised actions the env executes
-    sample: SampleOutput  # the sampler's output in normalised, flattened action space
-
-
-def build_sampler(cfg: SamplerConfig) -> EulerSampler | ReversibleSampler:
-    if cfg.kind == "euler":
-        return EulerSampler(cfg.num_steps, cfg.grid)
-    if cfg.kind == "reversible":
-        return ReversibleSampler(cfg.num_steps, cfg.sigma, cfg.init, cfg.coefficient, cfg.grid)
-    raise ValueError(f"unknown sampler kind {cfg.kind!r}; choose 'euler' or 'reversible'")
+def flow_matching_loss(net: nn.Module, obs: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Conditional flow-matching loss E ||v(x_t, s, t) - (a - eps)||^2, t ~ U(0, 1)."""
+    eps = torch.randn(actions.shape, generator=generator, dtype=actions.dtype, device=actions.device)
+    t = torch.rand(actions.shape[0], generator=generator, dtype=actions.dtype, device=actions.device)
+    x_t = t[:, None] * actions + (1 - t[:, None]) * eps
+    return (net(x_t, obs, t) - (actions - eps)).pow(2).mean()
 
 
 class FlowPolicy(ChunkPolicy):
@@ -66,33 +48,36 @@ class FlowPolicy(ChunkPolicy):
     only be evaluated at its trained timesteps), that grid is used whenever the sampler config gives none."""
 
     config_class = FlowPolicyConfig
+    objective = "flow"
 
     def __init__(self, config: FlowPolicyConfig, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None,
                  velocity_net: nn.Module | None = None):
         super().__init__(config, stats)
         self.velocity_net = velocity_net if velocity_net is not None else VelocityMLP(
             config.obs_dim, config.flat_action_dim, config.hidden_dim, config.num_blocks, config.time_embed_dim)
-        self.log_tau: nn.Parameter | None = None
+        self._sampler_param_names: tuple[str, ...] = ()
         self.set_sampler(config.sampler)
 
     # ---- sampler --------------------------------------------------------------------------
     def set_sampler(self, cfg: SamplerConfig) -> None:
-        """Switch the sampler (e.g. Euler -> GenPO++ reversible). Init B adds a per-dim log tau."""
+        """Switch the sampler (e.g. Euler -> GenPO++ reversible) and the parameters it adds (log tau)."""
         grid_of = getattr(self.velocity_net, "time_grid", None)
         if grid_of is not None and cfg.grid is None:  # the network's own grid; the config keeps grid=None
             self.sampler = build_sampler(dataclasses.replace(cfg, grid=list(grid_of(cfg.num_steps))))
         else:
             self.sampler = build_sampler(cfg)
         self.config.sampler = cfg
-        if cfg.kind == "reversible" and cfg.init == "pretrained":
-            # on the policy's device: set_sampler runs after the policy moved to accelerator.device
-            log_tau = torch.full((self.config.flat_action_dim,), math.log(cfg.tau), device=self.obs_normalizer.mean.device)
-            self.log_tau = nn.Parameter(log_tau, requires_grad=cfg.learn_tau)
-        else:
-            self.log_tau = None
+        for name in self._sampler_param_names:
+            delattr(self, name)
+        # on the policy's device: set_sampler runs after the policy moved to accelerator.device
+        params = self.sampler.parameters(self.config.flat_action_dim, self.device)
+        for name, param in params.items():
+            self.register_parameter(name, param)
+        self._sampler_param_names = tuple(params)
 
-    def sampler_params(self) -> dict:
-        return {"log_tau": self.log_tau} if isinstance(self.sampler, ReversibleSampler) else {}
+    def sampler_params(self) -> dict[str, nn.Parameter]:
+        """The sampler's parameters held by this policy (e.g. {"log_tau": ...}), passed to every sampler call."""
+        return {name: getattr(self, name) for name in self._sampler_param_names}
 
     # ---- the flow ---------------------------------------------------------------------------
     def velocity(self, obs: Tensor) -> VelocityFn:
@@ -100,17 +85,16 @@ class FlowPolicy(ChunkPolicy):
         obs_n = self.obs_normalizer.normalize(obs)
         return lambda x, t: self.velocity_net(x, obs_n, t)
 
-    def flow_loss(self, obs: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Flow-matching loss on raw observations and raw action chunks (B, H, d)."""
-        a = self.action_normalizer.normalize(actions).flatten(1)
-        return flow_matching_loss(self.velocity_net, self.obs_normalizer.normalize(obs), a, generator)
+    def bc_loss(self, obs: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Behaviour cloning by flow matching, on raw observations and raw action chunks (B, H, d)."""
+        return flow_matching_loss(self.velocity_net, self.obs_normalizer.normalize(obs), self.normalized_chunks(actions),
+                                  generator)
 
     def latent(self, batch: int, *, zero: bool = False, generator: torch.Generator | None = None) -> Tensor:
         shape = self.sampler.latent_shape(batch, self.config.flat_action_dim)
-        device = self.obs_normalizer.mean.device
         if zero:
-            return torch.zeros(shape, device=device)
-        return torch.randn(shape, generator=generator, device=device)
+            return torch.zeros(shape, device=self.device)
+        return torch.randn(shape, generator=generator, device=self.device)
 
     def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
                generator: torch.Generator | None = None) -> PolicyOutput:
@@ -122,6 +106,4 @@ class FlowPolicy(ChunkPolicy):
 
     def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
         """Exact log-density of a stored sample (the GenPO++ pair) given raw observations."""
-        if not isinstance(self.sampler, ReversibleSampler):
-            raise TypeError(f"{type(self.sampler).__name__} is deterministic: it has no log-prob; use the reversible sampler")
         return self.sampler.log_prob(self.velocity(obs), stored, **self.sampler_params())

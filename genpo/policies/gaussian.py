@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from genpo.flows import ResidualBlock
-from genpo.policy import PolicyOutput
-from genpo.policy_common import ChunkPolicy, ChunkPolicyConfig
-from genpo.samplers.base import SampleOutput
+from genpo.networks import GaussianMLP
+from genpo.policies.base import ChunkPolicy, ChunkPolicyConfig, PolicyOutput
+from genpo.samplers.base import SampleOutput, normal_log_density
 
 GAUSSIAN_POLICY_TYPE = "genpo_gaussian"
-LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -33,24 +31,12 @@ class GaussianPolicyConfig(ChunkPolicyConfig):
     min_std: float = 0.01
     max_std: float = 1.0
     noise_clip: float = 3.0  # clip the standard-normal noise when sampling (DPPO's randn_clip_value); 0: off
-    policy_type = GAUSSIAN_POLICY_TYPE  # class attribute, not a field
-
-
-class GaussianMLP(nn.Module):
-    """obs -> mean: the trunk of genpo.flows.VelocityMLP without the x and t inputs."""
-
-    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int = 256, num_blocks: int = 3):
-        super().__init__()
-        self.input = nn.Linear(obs_dim, hidden_dim)
-        self.blocks = nn.Sequential(*[ResidualBlock(hidden_dim) for _ in range(num_blocks)])
-        self.output = nn.Sequential(nn.LayerNorm(hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, action_dim))
-
-    def forward(self, obs: Tensor) -> Tensor:
-        return self.output(self.blocks(self.input(obs)))
+    policy_type: ClassVar[str] = GAUSSIAN_POLICY_TYPE
 
 
 class GaussianPolicy(ChunkPolicy):
     config_class = GaussianPolicyConfig
+    objective = "gaussian"
 
     def __init__(self, config: GaussianPolicyConfig, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None):
         super().__init__(config, stats)
@@ -78,4 +64,4 @@ class GaussianPolicy(ChunkPolicy):
         """Negative log-likelihood of the demonstrated chunks, per entry."""
         a = self.normalized_chunks(actions)
         mean, std = self.distribution(obs)
-        return (0.5 * ((a - mean) / std).pow(2) + std.log() + 0.5 * LOG_2PI).mean()
+        return -normal_log_density(a, mean, std).mean()

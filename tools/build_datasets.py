@@ -1,11 +1,11 @@
 """Build the shipped LeRobotDataset v3.0 datasets in datasets/ from ../shared/data, offline.
 
-    python -m genpo.data.build pusht                 # -> datasets/pusht
-    python -m genpo.data.build pusht_split           # -> datasets/pusht_split (agent / block split, for LeRobot's Diffusion Policy)
-    python -m genpo.data.build hopper                # -> datasets/hopper_expert, datasets/hopper_medium
-    python -m genpo.data.build walker2d              # -> datasets/walker2d_expert, datasets/walker2d_medium
-    python -m genpo.data.build hopper --calibrate    # sweep the medium noise level; prints, writes nothing
-    python -m genpo.data.build index                 # only regenerate datasets/README.md
+    python tools/build_datasets.py pusht                 # -> datasets/pusht
+    python tools/build_datasets.py pusht_split           # -> datasets/pusht_split (agent / block split, for LeRobot's Diffusion Policy)
+    python tools/build_datasets.py hopper                # -> datasets/hopper_expert, datasets/hopper_medium
+    python tools/build_datasets.py walker2d              # -> datasets/walker2d_expert, datasets/walker2d_medium
+    python tools/build_datasets.py hopper --calibrate    # sweep the medium noise level; prints, writes nothing
+    python tools/build_datasets.py index                 # only regenerate datasets/README.md
 
 Options: --out DIR (the directory that receives the dataset folders; default <repo>/datasets),
 --shared PATH (default <repo>/../shared/data), --only {expert,medium}, --keep (do not replace an
@@ -27,9 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from genpo.data.lerobot_format import read_dataset, write_dataset
+from genpo.config import REPO_ROOT
+from genpo.data import read_dataset, write_dataset
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# tools/mujoco_experts.py is imported as a sibling module, also under `python -m tools.build_datasets`.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 DEFAULT_OUT = REPO_ROOT / "datasets"
 DEFAULT_SHARED = REPO_ROOT.parent / "shared" / "data"
 
@@ -78,7 +81,7 @@ INDEX_ORDER = ["pusht", "pusht_split", "hopper_expert", "hopper_medium", "walker
 
 
 def _rel_cmd(target: str, extra: str = "") -> str:
-    return f"python -m genpo.data.build {target}{extra}"
+    return f"python tools/build_datasets.py {target}{extra}"
 
 
 def _fmt_pm(x: np.ndarray) -> str:
@@ -275,7 +278,7 @@ def _make_env(env_id: str):
 
 
 def _load_policy(shared: Path, spec: MujocoSpec):
-    from genpo.data.mujoco_experts import ExpertPolicy
+    from mujoco_experts import ExpertPolicy
 
     path = shared / "mujoco_experts" / "policies" / spec.policy_file
     if not path.is_file():
@@ -289,7 +292,7 @@ def collect(env, policy, *, noise_std: float, seed: int, min_frames: int | None 
     Episode i resets the env with seed `seed * 1_000_000 + i` and draws its action noise from
     `np.random.default_rng([seed, i])`, so every episode is reproducible on its own.
     """
-    from genpo.data.mujoco_experts import rollout_episode
+    from mujoco_experts import rollout_episode
 
     episodes, frames = [], 0
     i = 0
@@ -362,7 +365,7 @@ Generated offline by this project by rolling out a pretrained expert policy in g
 ## Source and licence
 - Policy: `shared/data/mujoco_experts/policies/{spec.policy_file}`, the Berkeley CS285 (2023)
   expert Gaussian MLP (2×64 tanh, observation normalisation), **MIT licence**. Forward pass in
-  `genpo/data/mujoco_experts.py`.
+  `tools/mujoco_experts.py`.
 - Behaviour: {behaviour}
 - Collection: whole episodes until ≥ {target:,} frames; episode i resets with seed
   `{seed} * 1_000_000 + i` and draws noise from `numpy.random.default_rng([{seed}, i])`.
@@ -506,11 +509,11 @@ are in their cards (`tools/record_dataset.py`).
 Rebuild (offline, from `../shared/data`; a rebuild replaces the folder atomically and regenerates
 this table):
 
-    python -m genpo.data.build pusht
-    python -m genpo.data.build pusht_split
-    python -m genpo.data.build hopper
-    python -m genpo.data.build walker2d
-    python -m genpo.data.build hopper --calibrate     # how the medium noise level was chosen
+    python tools/build_datasets.py pusht
+    python tools/build_datasets.py pusht_split
+    python tools/build_datasets.py hopper
+    python tools/build_datasets.py walker2d
+    python tools/build_datasets.py hopper --calibrate     # how the medium noise level was chosen
 """
     path = out / "README.md"
     path.write_text(text)
@@ -523,7 +526,7 @@ this table):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m genpo.data.build", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python tools/build_datasets.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("target", choices=["pusht", "pusht_split", *MUJOCO, "index"])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory receiving the dataset folders")
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/data folder")

@@ -10,7 +10,7 @@ pass (as documented in shared/data/README.md)::
     mean = h @ out_W + out_b              # Gaussian mean; exp(logstd) is its std
 
 `rollout_episode` runs one episode in a gymnasium env with a fixed, seeded action-noise
-corruption; the dataset builders in genpo.data.build use it.
+corruption; the dataset builders in tools/build_datasets.py use it.
 """
 
 from __future__ import annotations

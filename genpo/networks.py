@@ -1,8 +1,9 @@
-"""Velocity networks v(x, s, t) and the flow-matching objective.
+"""The networks of genpo's policies: the velocity (and epsilon) network v(x, s, t), the Gaussian
+policy's mean network, and plain MLPs for critics and small heads.
 
-Convention (genpopp.md): t = 0 is Gaussian noise, t = 1 is the action; linear interpolant
-x_t = t a + (1 - t) eps with velocity target a - eps. Actions are flattened chunks (H * d).
-No dropout and no batch-norm: the exact likelihood needs a deterministic, batch-independent network.
+Convention (genpopp.md): t = 0 is Gaussian noise, t = 1 is the action. Actions are flattened chunks
+(H * d). No dropout and no batch-norm: the exact likelihood needs a deterministic, batch-independent
+network.
 """
 
 from __future__ import annotations
@@ -55,12 +56,17 @@ class VelocityMLP(nn.Module):
         return self.output(self.blocks(h))
 
 
-def flow_matching_loss(net: nn.Module, obs: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Conditional flow-matching loss E ||v(x_t, s, t) - (a - eps)||^2, t ~ U(0, 1)."""
-    eps = torch.randn(actions.shape, generator=generator, dtype=actions.dtype, device=actions.device)
-    t = torch.rand(actions.shape[0], generator=generator, dtype=actions.dtype, device=actions.device)
-    x_t = t[:, None] * actions + (1 - t[:, None]) * eps
-    return (net(x_t, obs, t) - (actions - eps)).pow(2).mean()
+class GaussianMLP(nn.Module):
+    """obs -> mean: the trunk of VelocityMLP without the x and t inputs (same width and depth)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int = 256, num_blocks: int = 3):
+        super().__init__()
+        self.input = nn.Linear(obs_dim, hidden_dim)
+        self.blocks = nn.Sequential(*[ResidualBlock(hidden_dim) for _ in range(num_blocks)])
+        self.output = nn.Sequential(nn.LayerNorm(hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, action_dim))
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.output(self.blocks(self.input(obs)))
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
