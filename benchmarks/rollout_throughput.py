@@ -55,14 +55,25 @@ def main() -> None:
             with torch.no_grad():
                 rollout = steps_per_second(env, lambda obs: algorithm.act(obs).env_actions, args.seconds)
             env.close()
-            rows.append({"vector_mode": mode, "num_envs": num_envs, "random_steps_per_s": raw, "genpopp_rollout_steps_per_s": rollout})
+            rows.append(
+                {
+                    "vector_mode": mode,
+                    "num_envs": num_envs,
+                    "random_steps_per_s": raw,
+                    "genpopp_rollout_steps_per_s": rollout,
+                }
+            )
             print(rows[-1], flush=True)
-    print(f"\n{args.task}, chunk k={k}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads\n")
+    print(
+        f"\n{args.task}, chunk k={k}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads\n"
+    )
     print("| vector env | envs | random actions (env steps/s) | GenPO++ rollout (env steps/s) | rollout / random |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['vector_mode']} | {r['num_envs']} | {r['random_steps_per_s']:,.0f} | {r['genpopp_rollout_steps_per_s']:,.0f} "
-              f"| {r['genpopp_rollout_steps_per_s'] / r['random_steps_per_s']:.2f} |")
+        print(
+            f"| {r['vector_mode']} | {r['num_envs']} | {r['random_steps_per_s']:,.0f} | {r['genpopp_rollout_steps_per_s']:,.0f} "
+            f"| {r['genpopp_rollout_steps_per_s'] / r['random_steps_per_s']:.2f} |"
+        )
     out = Path(__file__).parent / "results" / "rollout_throughput.json"
     out.write_text(json.dumps({"task": args.task, "checkpoint": args.checkpoint, "rows": rows}, indent=2))
 

@@ -24,11 +24,23 @@ class Rollout:
 
     def flatten(self) -> dict[str, Tensor]:
         """(T, B, ...) -> (T * B, ...) for the per-sample tensors the update needs."""
-        return {f.name: getattr(self, f.name).flatten(0, 1) for f in fields(self) if f.name in ("obs", "stored", "log_prob", "value")}
+        return {
+            f.name: getattr(self, f.name).flatten(0, 1)
+            for f in fields(self)
+            if f.name in ("obs", "stored", "log_prob", "value")
+        }
 
 
-def compute_gae(reward: Tensor, value: Tensor, terminated: Tensor, truncated: Tensor, bootstrap_value: Tensor,
-                last_value: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+def compute_gae(
+    reward: Tensor,
+    value: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    bootstrap_value: Tensor,
+    last_value: Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[Tensor, Tensor]:
     """Generalised advantage estimation over (T, B) tensors.
 
     delta_t = r_t + gamma * V(next_t) * (1 - terminated_t) - V(s_t), where next_t is s_{t+1} inside an
@@ -79,4 +91,9 @@ class RewardScaler:
         return {"discounted": self.discounted, "count": self.count, "mean": self.mean, "m2": self.m2}
 
     def load_state_dict(self, state: dict) -> None:
-        self.discounted, self.count, self.mean, self.m2 = state["discounted"], state["count"], state["mean"], state["m2"]
+        self.discounted, self.count, self.mean, self.m2 = (
+            state["discounted"],
+            state["count"],
+            state["mean"],
+            state["m2"],
+        )

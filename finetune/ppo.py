@@ -61,7 +61,9 @@ class EpisodeStats:
         self.success_count += has_success.sum().item()
 
     def as_tensor(self) -> Tensor:
-        return torch.tensor([self.return_sum, self.length_sum, self.count, self.success_sum, self.success_count], dtype=torch.float64)
+        return torch.tensor(
+            [self.return_sum, self.length_sum, self.count, self.success_sum, self.success_count], dtype=torch.float64
+        )
 
     @staticmethod
     def summary(total: Tensor, prefix: str = "train") -> dict[str, float]:
@@ -102,8 +104,10 @@ class PPO:
     def collect(self) -> tuple[Rollout, Tensor]:
         """Run steps_per_iter policy steps in every env; returns the rollout and reduced episode stats."""
         cfg, env, model = self.cfg, self.env, self.unwrapped
-        columns: dict[str, list[Tensor]] = {k: [] for k in ("obs", "stored", "log_prob", "value", "reward",
-                                                            "terminated", "truncated", "bootstrap_value")}
+        columns: dict[str, list[Tensor]] = {
+            k: []
+            for k in ("obs", "stored", "log_prob", "value", "reward", "terminated", "truncated", "bootstrap_value")
+        }
         stats = EpisodeStats()
         for _ in range(cfg.steps_per_iter):
             act = self.algorithm.act(self.obs, self.generator)
@@ -113,9 +117,16 @@ class PPO:
             bootstrap = torch.zeros_like(value)
             if truncated.any():
                 bootstrap[truncated] = model.value(step.final_obs[truncated])
-            for key, item in (("obs", self.obs), ("stored", act.stored), ("log_prob", act.log_prob), ("value", value),
-                              ("reward", self.reward_scaler(step.reward, step.done)),
-                              ("terminated", step.done & ~truncated), ("truncated", truncated), ("bootstrap_value", bootstrap)):
+            for key, item in (
+                ("obs", self.obs),
+                ("stored", act.stored),
+                ("log_prob", act.log_prob),
+                ("value", value),
+                ("reward", self.reward_scaler(step.reward, step.done)),
+                ("terminated", step.done & ~truncated),
+                ("truncated", truncated),
+                ("bootstrap_value", bootstrap),
+            ):
                 columns[key].append(item)
             stats.add(step)
             self.obs = step.obs
@@ -135,7 +146,10 @@ class PPO:
         to recompute the old log-probs, so r == 1 holds exactly on the first minibatch)."""
         mb = min(self.cfg.minibatch_size, size)
         repeats = max(1, self.cfg.sample_repeats)  # > 1: an epoch walks the buffer this many times (ReinFlow)
-        return [list((torch.randperm(size * repeats, generator=self.shuffle) % size).split(mb)) for _ in range(self.cfg.epochs)]
+        return [
+            list((torch.randperm(size * repeats, generator=self.shuffle) % size).split(mb))
+            for _ in range(self.cfg.epochs)
+        ]
 
     @torch.no_grad()
     def recompute_old_log_prob(self, data: dict[str, Tensor], batches: list[Tensor]) -> Tensor:
@@ -149,8 +163,16 @@ class PPO:
 
     def update(self, rollout: Rollout, train_actor: bool) -> dict[str, float]:
         cfg = self.cfg
-        advantages, returns = compute_gae(rollout.reward, rollout.value, rollout.terminated, rollout.truncated,
-                                          rollout.bootstrap_value, rollout.last_value, cfg.gamma, cfg.gae_lambda)
+        advantages, returns = compute_gae(
+            rollout.reward,
+            rollout.value,
+            rollout.terminated,
+            rollout.truncated,
+            rollout.bootstrap_value,
+            rollout.last_value,
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
         data = rollout.flatten() | {"advantage": advantages.flatten(), "return": returns.flatten()}
         layout = self.minibatch_layout(len(data["advantage"]))
         if train_actor:
@@ -160,7 +182,9 @@ class PPO:
         for epoch, batches in enumerate(layout):
             epoch_kl = []
             for i, index in enumerate(batches):
-                metrics = self.minibatch_step({k: v[index] for k, v in data.items()}, train_actor, first=(epoch == 0 and i == 0))
+                metrics = self.minibatch_step(
+                    {k: v[index] for k, v in data.items()}, train_actor, first=(epoch == 0 and i == 0)
+                )
                 for key, value in metrics.items():
                     sums[key] = sums.get(key, 0.0) + value
                 minibatches += 1
@@ -188,8 +212,10 @@ class PPO:
                 deviation = (ratio - 1).abs().max()
                 metrics["ppo/ratio_check"] = deviation.item()
                 if deviation > cfg.ratio_check_tol:
-                    raise RatioCheckError(f"|ratio - 1| = {deviation.item():.3g} > {cfg.ratio_check_tol:g} at theta_old on the "
-                                          "first minibatch: the log-prob does not match the sampler")
+                    raise RatioCheckError(
+                        f"|ratio - 1| = {deviation.item():.3g} > {cfg.ratio_check_tol:g} at theta_old on the "
+                        "first minibatch: the log-prob does not match the sampler"
+                    )
             advantage = mb["advantage"]
             if cfg.normalize_advantages and advantage.numel() > 1:
                 advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
@@ -197,9 +223,12 @@ class PPO:
             policy_loss = surrogate.mean()
             loss = loss + policy_loss + evaluation.extra_loss
             kl = self.mean_over_ranks(((ratio - 1) - log_ratio).mean())
-            metrics |= {"ppo/policy_loss": policy_loss.item(), "ppo/kl": kl.item(),
-                        "ppo/clip_fraction": clipped.float().mean().item(),
-                        **{k: v.item() for k, v in evaluation.metrics.items()}}
+            metrics |= {
+                "ppo/policy_loss": policy_loss.item(),
+                "ppo/kl": kl.item(),
+                "ppo/clip_fraction": clipped.float().mean().item(),
+                **{k: v.item() for k, v in evaluation.metrics.items()},
+            }
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss {loss.item()} ({metrics})")
         self.actor_opt.zero_grad(set_to_none=True)
@@ -208,7 +237,9 @@ class PPO:
         metrics["ppo/critic_grad_norm"] = self.accelerator.clip_grad_norm_(self.critic_params, cfg.max_grad_norm).item()
         self.critic_opt.step()
         if train_actor:
-            metrics["ppo/actor_grad_norm"] = self.accelerator.clip_grad_norm_(self.actor_params, cfg.max_grad_norm).item()
+            metrics["ppo/actor_grad_norm"] = self.accelerator.clip_grad_norm_(
+                self.actor_params, cfg.max_grad_norm
+            ).item()
             self.actor_opt.step()
             self.adapt_learning_rate(metrics["ppo/kl"])
         return metrics
@@ -238,7 +269,10 @@ class PPO:
         if cfg.lr_cycle <= 0:
             return
         step = self.iteration % cfg.lr_cycle
-        for opt, top, floor in ((self.actor_opt, cfg.actor_lr, cfg.actor_lr_floor), (self.critic_opt, cfg.critic_lr, cfg.critic_lr_floor)):
+        for opt, top, floor in (
+            (self.actor_opt, cfg.actor_lr, cfg.actor_lr_floor),
+            (self.critic_opt, cfg.critic_lr, cfg.critic_lr_floor),
+        ):
             if step < cfg.lr_warmup:
                 lr = floor + (top - floor) * step / cfg.lr_warmup
             else:
@@ -268,19 +302,29 @@ class PPO:
         elapsed = time.perf_counter() - start
         self.train_time += elapsed
         samples = rollout.reward.numel()
-        metrics |= {"time/rollout_s": rollout_done - start, "time/update_s": update_done - update_start,
-                    "time/iteration_s": elapsed, "time/train_s": self.train_time,
-                    "time/update_us_per_sample": (update_done - update_start) / samples * 1e6,
-                    **memory_metrics(rollout)}
+        metrics |= {
+            "time/rollout_s": rollout_done - start,
+            "time/update_s": update_done - update_start,
+            "time/iteration_s": elapsed,
+            "time/train_s": self.train_time,
+            "time/update_us_per_sample": (update_done - update_start) / samples * 1e6,
+            **memory_metrics(rollout),
+        }
         return metrics
 
     def state_dict(self) -> dict:
         """On the CPU (gathered from every rank and written by the main one; loaded with map_location)."""
-        return {"iteration": self.iteration, "env_steps": self.env_steps, "train_time": self.train_time,
-                "actor_opt": send_to_device(self.actor_opt.state_dict(), "cpu"),
-                "critic_opt": send_to_device(self.critic_opt.state_dict(), "cpu"),
-                "reward_scaler": self.reward_scaler.state_dict(), "generator": self.generator.get_state(),
-                "shuffle": self.shuffle.get_state(), "torch_rng": torch.get_rng_state()}
+        return {
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "train_time": self.train_time,
+            "actor_opt": send_to_device(self.actor_opt.state_dict(), "cpu"),
+            "critic_opt": send_to_device(self.critic_opt.state_dict(), "cpu"),
+            "reward_scaler": self.reward_scaler.state_dict(),
+            "generator": self.generator.get_state(),
+            "shuffle": self.shuffle.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.iteration, self.env_steps = state["iteration"], state["env_steps"]
@@ -297,9 +341,15 @@ def memory_metrics(rollout: Rollout) -> dict[str, float]:
     """Peak resident memory of this process (whole process: torch, envs, buffers), peak accelerator
     memory where there is one, and what the algorithm keeps per sample (stored + old log-prob)."""
     per_sample = rollout.stored[0, 0].numel() + rollout.log_prob[0, 0].numel()
-    buffer_bytes = rollout.stored.numel() * rollout.stored.element_size() + rollout.log_prob.numel() * rollout.log_prob.element_size()
-    out = {"memory/peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "memory/buffer_mb": buffer_bytes / 2**20, "memory/stored_floats_per_sample": float(per_sample)}
+    buffer_bytes = (
+        rollout.stored.numel() * rollout.stored.element_size()
+        + rollout.log_prob.numel() * rollout.log_prob.element_size()
+    )
+    out = {
+        "memory/peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "memory/buffer_mb": buffer_bytes / 2**20,
+        "memory/stored_floats_per_sample": float(per_sample),
+    }
     if rollout.stored.is_cuda:
         out["memory/peak_gpu_mb"] = torch.cuda.max_memory_allocated(rollout.stored.device) / 2**20
     return out

@@ -57,15 +57,24 @@ def scratch_policy(cfg: RunConfig, obs_dim: int, action_dim: int, low: torch.Ten
                  hidden_dim=src.hidden_dim, num_blocks=src.num_blocks, obs_norm="identity",
                  obs_key=task.obs_key, action_key=task.action_key)
     ones = np.ones(obs_dim, dtype=np.float32)
-    stats = {task.obs_key: {"min": -ones, "max": ones, "mean": 0 * ones, "std": ones},
-             task.action_key: {"min": low.numpy(), "max": high.numpy(), "mean": ((low + high) / 2).numpy(), "std": ((high - low) / 2).numpy()}}
+    stats = {
+        task.obs_key: {"min": -ones, "max": ones, "mean": 0 * ones, "std": ones},
+        task.action_key: {
+            "min": low.numpy(),
+            "max": high.numpy(),
+            "mean": ((low + high) / 2).numpy(),
+            "std": ((high - low) / 2).numpy(),
+        },
+    }
     kind = algorithm_class(cfg.algo).policy_class
     if kind is GaussianPolicy:
         policy = GaussianPolicy(GaussianPolicyConfig(**shape), stats)
     elif kind is FlowPolicy:
         policy = FlowPolicy(FlowPolicyConfig(**shape, sampler=SamplerConfig(num_steps=src.num_steps)), stats)
     else:
-        raise ValueError(f"algo={cfg.algo} fine-tunes a {kind.__name__}, which cannot start from scratch: give a checkpoint")
+        raise ValueError(
+            f"algo={cfg.algo} fine-tunes a {kind.__name__}, which cannot start from scratch: give a checkpoint"
+        )
     policy.description = f"a freshly initialised {kind.__name__} (from scratch)"
     return policy
 
@@ -85,9 +94,11 @@ def start_checkpoint(cfg: RunConfig, run_dir: Path) -> Path | None:
         return resolve_path(cfg.task.checkpoint)
     path = resolve_path(f"{cfg.task.checkpoint}_{objective}")
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"algo={cfg.algo} needs the {objective} checkpoint {path}; pretrain one with `python "
-                                f"pretrain/run.py task={cfg.task.name} objective={objective} save_to={cfg.task.checkpoint}_"
-                                f"{objective}`, or give policy.path=")
+        raise FileNotFoundError(
+            f"algo={cfg.algo} needs the {objective} checkpoint {path}; pretrain one with `python "
+            f"pretrain/run.py task={cfg.task.name} objective={objective} save_to={cfg.task.checkpoint}_"
+            f"{objective}`, or give policy.path="
+        )
     return path
 
 
@@ -103,16 +114,25 @@ class FinetuneRun:
         obs_dim, action_dim = env_spec(cfg.task.env)
         self.run_dir = self.run_directory()
         start = start_checkpoint(cfg, self.run_dir)
-        policy = None if start is None else load_policy(start, obs_dim=obs_dim, action_dim=action_dim,
-                                                        diffusion_grid=cfg.policy.diffusion_grid or None)
+        policy = (
+            None
+            if start is None
+            else load_policy(
+                start, obs_dim=obs_dim, action_dim=action_dim, diffusion_grid=cfg.policy.diffusion_grid or None
+            )
+        )
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         rank = self.accelerator.process_index
         torch.manual_seed(cfg.seed + rank)
-        self.env_cfg = dataclasses.replace(cfg.task.env, action_steps=cfg.task.n_action_steps if policy is None else policy.config.n_action_steps,
-                                           device=str(self.accelerator.device), seed=cfg.seed + rank)
+        self.env_cfg = dataclasses.replace(
+            cfg.task.env,
+            action_steps=cfg.task.n_action_steps if policy is None else policy.config.n_action_steps,
+            device=str(self.accelerator.device),
+            seed=cfg.seed + rank,
+        )
         self.env = make_env(self.env_cfg)
         try:
             if policy is None:
@@ -122,8 +142,13 @@ class FinetuneRun:
             resumed_policy = {k: v.clone() for k, v in policy.state_dict().items()} if cfg.resume else None
             algorithm = algorithm_type(policy, getattr(cfg, algorithm_type.section()))
             algorithm.prepare(self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1))
-            self.ppo = PPO(cfg.ppo, ActorCritic(algorithm, cfg.ppo.critic_hidden).to(self.accelerator.device),
-                           self.env, self.accelerator, cfg.seed)
+            self.ppo = PPO(
+                cfg.ppo,
+                ActorCritic(algorithm, cfg.ppo.critic_hidden).to(self.accelerator.device),
+                self.env,
+                self.accelerator,
+                cfg.seed,
+            )
             self.logger = MetricsLogger(self.run_dir, enabled=self.is_main, resume=cfg.resume)
             self.best_score = -math.inf
             self.evals: dict[str, dict[str, float]] = {}
@@ -162,11 +187,21 @@ class FinetuneRun:
         per_rank = math.ceil(cfg.eval_episodes / accelerator.num_processes)
         # Single-instance envs (IsaacLab) evaluate in the training envs, then reset them.
         shares_env = self.env.single_instance
-        env = self.env if shares_env else make_env(dataclasses.replace(self.env_cfg, num_envs=min(per_rank, self.env_cfg.num_envs)))
+        env = (
+            self.env
+            if shares_env
+            else make_env(dataclasses.replace(self.env_cfg, num_envs=min(per_rank, self.env_cfg.num_envs)))
+        )
         out = {}
         with env.evaluation():
             for mode, zero in (("eval_zero", True), ("eval_stochastic", False)):
-                result = evaluate(self.algorithm.act_for_eval, env, per_rank, zero=zero, seed=cfg.seed + 10_000 * (1 + accelerator.process_index))
+                result = evaluate(
+                    self.algorithm.act_for_eval,
+                    env,
+                    per_rank,
+                    zero=zero,
+                    seed=cfg.seed + 10_000 * (1 + accelerator.process_index),
+                )
                 totals = accelerator.reduce(result.totals().to(accelerator.device), "sum").cpu()
                 out |= EvalResult.summary_of_totals(totals, mode)
         if shares_env:
@@ -186,10 +221,18 @@ class FinetuneRun:
         states = gather_object([self.ppo.state_dict()])
         if not self.is_main:
             return
-        rest = {k: v.detach().cpu().contiguous() for k, v in self.ppo.unwrapped.state_dict().items()
-                if not k.startswith(POLICY_PREFIX)}
-        state = {"ranks": states, "world_size": self.accelerator.num_processes, "best_score": self.best_score,
-                 "evals": self.evals, "source": self.source}
+        rest = {
+            k: v.detach().cpu().contiguous()
+            for k, v in self.ppo.unwrapped.state_dict().items()
+            if not k.startswith(POLICY_PREFIX)
+        }
+        state = {
+            "ranks": states,
+            "world_size": self.accelerator.num_processes,
+            "best_score": self.best_score,
+            "evals": self.evals,
+            "source": self.source,
+        }
 
         def write(tmp: Path) -> None:
             self.algorithm.export_policy().write_checkpoint(tmp)
@@ -210,8 +253,10 @@ class FinetuneRun:
         missing, unexpected = model.load_state_dict(rest, strict=False)
         missing = [k for k in missing if not k.startswith(POLICY_PREFIX)]
         if missing or unexpected:
-            raise ValueError(f"{directory / MODEL_NAME} does not match algo={self.cfg.algo}: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]}")
+            raise ValueError(
+                f"{directory / MODEL_NAME} does not match algo={self.cfg.algo}: missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]}"
+            )
         self.ppo.load_state_dict(state["ranks"][self.accelerator.process_index])
         self.best_score, self.evals, self.source = state["best_score"], state["evals"], state["source"]
         self.logger.truncate(self.ppo.iteration)
@@ -237,16 +282,24 @@ class FinetuneRun:
         if "pretrained" not in self.evals:
             self.evals["pretrained"] = self.evaluate()
             self.logger.log(0, {"env_steps": 0, **self.evals["pretrained"]})
-        bar = tqdm(total=cfg.ppo.iterations, initial=self.ppo.iteration, desc=f"{cfg.algo} {cfg.task.name}",
-                   disable=not self.is_main, dynamic_ncols=True, mininterval=2.0)
+        bar = tqdm(
+            total=cfg.ppo.iterations,
+            initial=self.ppo.iteration,
+            desc=f"{cfg.algo} {cfg.task.name}",
+            disable=not self.is_main,
+            dynamic_ncols=True,
+            mininterval=2.0,
+        )
         while self.ppo.iteration < cfg.ppo.iterations:
             it = self.ppo.iteration + 1
             try:
                 metrics = self.ppo.iterate()
                 self.check_finite()
             except FloatingPointError as err:
-                raise SystemExit(f"training diverged at iteration {it}: {err}. "
-                                 f"The last good checkpoint is kept in {self.run_dir / 'checkpoints' / 'last'}") from None
+                raise SystemExit(
+                    f"training diverged at iteration {it}: {err}. "
+                    f"The last good checkpoint is kept in {self.run_dir / 'checkpoints' / 'last'}"
+                ) from None
             metrics["time/elapsed_s"] = time.time() - start
             if (cfg.eval_every and it % cfg.eval_every == 0) or it == cfg.ppo.iterations:
                 evals = self.evaluate()
@@ -257,17 +310,32 @@ class FinetuneRun:
                 self.evals["final"] = evals
             self.logger.log(it, metrics)
             self.save_checkpoint("last")
-            bar.set_postfix({k.split("/")[-1]: f"{metrics[k]:.3g}" for k in ("train/return", "eval_zero/return_mean", "ppo/kl") if k in metrics})
+            bar.set_postfix(
+                {
+                    k.split("/")[-1]: f"{metrics[k]:.3g}"
+                    for k in ("train/return", "eval_zero/return_mean", "ppo/kl")
+                    if k in metrics
+                }
+            )
             bar.update(1)
         bar.close()
         return self.finish(time.time() - start)
 
     def finish(self, wall_time: float) -> dict:
-        summary = {"algo": self.cfg.algo, "task": self.cfg.task.name, "seed": self.cfg.seed, "source": self.source,
-                   "pretrained": self.evals["pretrained"], "final": self.evals.get("final", self.evals["pretrained"]),
-                   "env_steps": self.ppo.env_steps, "iterations": self.ppo.iteration, "processes": self.accelerator.num_processes,
-                   "wall_time_s": wall_time, "checkpoint": str(self.run_dir / "checkpoints" / "last"),
-                   "policy_config": self.algorithm.export_policy().config.to_json_dict()}
+        summary = {
+            "algo": self.cfg.algo,
+            "task": self.cfg.task.name,
+            "seed": self.cfg.seed,
+            "source": self.source,
+            "pretrained": self.evals["pretrained"],
+            "final": self.evals.get("final", self.evals["pretrained"]),
+            "env_steps": self.ppo.env_steps,
+            "iterations": self.ppo.iteration,
+            "processes": self.accelerator.num_processes,
+            "wall_time_s": wall_time,
+            "checkpoint": str(self.run_dir / "checkpoints" / "last"),
+            "policy_config": self.algorithm.export_policy().config.to_json_dict(),
+        }
         if self.is_main:
             print(write_report(self.run_dir, summary, self.logger.rows))
             if self.cfg.save_video:
@@ -282,7 +350,9 @@ class FinetuneRun:
         if not self.env.renders_offscreen or self.env.single_instance:
             print(f"no evaluation video: {type(self.env).__name__} does not render off-screen in a second instance")
             return
-        env_cfg = dataclasses.replace(self.env_cfg, num_envs=1, kwargs={**self.env_cfg.kwargs, "render_mode": "rgb_array"})
+        env_cfg = dataclasses.replace(
+            self.env_cfg, num_envs=1, kwargs={**self.env_cfg.kwargs, "render_mode": "rgb_array"}
+        )
         try:
             env = make_env(env_cfg)
         except Exception as err:  # noqa: BLE001 - rendering is optional; say why and go on

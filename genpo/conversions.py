@@ -53,7 +53,6 @@ with the consistent coefficient.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -105,7 +104,9 @@ class DDIMVelocity(nn.Module):
         self.horizon, self.action_dim = horizon, action_dim
         self.scheduler_config = {k: scheduler[k] for k in SCHEDULER_KEYS}
         if self.scheduler_config["prediction_type"] not in ("epsilon", "sample"):
-            raise ValueError(f"prediction_type {self.scheduler_config['prediction_type']!r}: only 'epsilon' and 'sample' are supported")
+            raise ValueError(
+                f"prediction_type {self.scheduler_config['prediction_type']!r}: only 'epsilon' and 'sample' are supported"
+            )
         self.scheduler = DDIMScheduler(**self.scheduler_config)
         self.points: list[_GridPoint] = []
 
@@ -122,7 +123,7 @@ class DDIMVelocity(nn.Module):
 
         def coefficients(alphabar: Tensor) -> tuple[float, float]:  # float32, as diffusers' DDIM step
             alphabar = alphabar.to(torch.float32)
-            return float(alphabar ** 0.5), float((1 - alphabar) ** 0.5)
+            return float(alphabar**0.5), float((1 - alphabar) ** 0.5)
 
         evals = [coefficients(sched.alphas_cumprod[k]) for k in labels]
         scales = [1.0] + [a + b for a, b in evals[1:]] + [1.0]
@@ -136,7 +137,9 @@ class DDIMVelocity(nn.Module):
         for i, k in enumerate(labels):
             prev = k - ratio  # diffusers: prev_timestep = timestep - T // num_inference_steps
             if i + 1 < num_steps and prev != labels[i + 1]:
-                raise ValueError(f"DDIM timesteps {labels} are not evenly spaced by {ratio}; unsupported timestep spacing")
+                raise ValueError(
+                    f"DDIM timesteps {labels} are not evenly spaced by {ratio}; unsupported timestep spacing"
+                )
             target = sched.alphas_cumprod[prev] if prev >= 0 else sched.final_alpha_cumprod
             a_next, b_next = coefficients(target)
             points.append(_GridPoint(k, times[i], scales[i], *evals[i], a_next, b_next, scales[i + 1], times[i + 1]))
@@ -147,12 +150,16 @@ class DDIMVelocity(nn.Module):
 
     def _point(self, t: Tensor) -> _GridPoint:
         if not self.points:
-            raise RuntimeError("DDIMVelocity has no grid: call time_grid(num_steps) first (FlowPolicy.set_sampler does)")
+            raise RuntimeError(
+                "DDIMVelocity has no grid: call time_grid(num_steps) first (FlowPolicy.set_sampler does)"
+            )
         value = float(t.reshape(-1)[0])
         best = min(self.points, key=lambda p: abs(p.t - value))
         if abs(best.t - value) > 1e-6:
-            raise ValueError(f"a converted diffusion network is evaluated only at its trained timesteps: t={value:.8f} "
-                             f"is not on its DDIM grid {[round(p.t, 6) for p in self.points]}")
+            raise ValueError(
+                f"a converted diffusion network is evaluated only at its trained timesteps: t={value:.8f} "
+                f"is not on its DDIM grid {[round(p.t, 6) for p in self.points]}"
+            )
         return best
 
     # ---- the velocity ----------------------------------------------------------------------

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def _sibling(target: Path, tag: str) -> Path:

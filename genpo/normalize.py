@@ -8,7 +8,7 @@ The formulas follow LeRobot's normaliser so that its processors and ours agree:
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -27,7 +27,11 @@ class Normalizer(nn.Module):
             raise ValueError(f"normalisation mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
         for key, fill in (("min", -1.0), ("max", 1.0), ("mean", 0.0), ("std", 1.0)):
-            value = torch.full((dim,), fill) if stats is None else torch.as_tensor(np.asarray(stats[key]), dtype=torch.float32).reshape(dim)
+            value = (
+                torch.full((dim,), fill)
+                if stats is None
+                else torch.as_tensor(np.asarray(stats[key]), dtype=torch.float32).reshape(dim)
+            )
             self.register_buffer(key, value.clone())
 
     def _affine(self) -> tuple[Tensor, Tensor]:

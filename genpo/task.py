@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from genpo.config import Allowed, at_least, between
 from genpo.envs.base import EnvConfig
 
 
@@ -18,3 +20,5 @@ class TaskConfig:
     n_action_steps: int = 4  # k, executed actions per chunk (the env's action_steps)
     env: EnvConfig = field(default_factory=EnvConfig)
     success_metric: bool = False  # report success rate (PushT) rather than return alone
+
+    ALLOWED: ClassVar[dict[str, Allowed]] = {"horizon": at_least(1), "n_action_steps": between(1, "horizon")}

@@ -16,14 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lerobot.policies.pretrained import PreTrainedPolicy
+from lerobot.utils.constants import ACTION
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from genpo.policies.flow import flow_matching_loss
-from genpo.policies.flow import POLICY_TYPE, FlowPolicy
-from lerobot.policies.pretrained import PreTrainedPolicy
-from lerobot.utils.constants import ACTION
-
+from genpo.policies.flow import POLICY_TYPE, FlowPolicy, flow_matching_loss
 from lerobot_policy_genpo.configuration_genpo import GenpoFlowConfig
 
 WEIGHTS_NAME = "model.safetensors"
@@ -88,6 +86,6 @@ class GenpoFlowPolicy(PreTrainedPolicy):
         save_file(state, str(Path(save_directory) / WEIGHTS_NAME), metadata={"format": "pt", "type": POLICY_TYPE})
 
     @classmethod
-    def _load_as_safetensor(cls, model: "GenpoFlowPolicy", model_file: str, map_location: str, strict: bool):
+    def _load_as_safetensor(cls, model: GenpoFlowPolicy, model_file: str, map_location: str, strict: bool):
         model.flow.load_state_dict(load_file(model_file, device=str(map_location)))
         return model

@@ -33,7 +33,7 @@ class Demonstrations:
         return len(self.obs)
 
     @classmethod
-    def load(cls, root, obs_key: str, action_key: str, horizon: int) -> "Demonstrations":
+    def load(cls, root, obs_key: str, action_key: str, horizon: int) -> Demonstrations:
         data = read_dataset(root)
         for key in (obs_key, action_key):
             if key not in data.columns:

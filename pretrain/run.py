@@ -17,18 +17,22 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from tqdm import tqdm
 
 from genpo.checkpoint import save_policy
-from genpo.config import load_config, resolve_path, to_yaml
-from genpo.policies.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
-from genpo.policies.gaussian import GaussianPolicy, GaussianPolicyConfig
+from genpo.cli import user_errors
+from genpo.config import Allowed, above, at_least, between, load_config, one_of, resolve_path, to_yaml
 from genpo.metrics import MetricsLogger
+from genpo.policies.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
 from genpo.policies.flow import FlowPolicy, FlowPolicyConfig
+from genpo.policies.gaussian import GaussianPolicy, GaussianPolicyConfig
 from genpo.task import TaskConfig
 from pretrain.data import Demonstrations
+
+OBJECTIVES = ("flow", "ddpm", "gaussian")
 
 
 @dataclass
@@ -50,8 +54,11 @@ class PretrainConfig:
     eval_episodes: int = 10  # 0 disables the final evaluation in the task's env
     threads: int = 1  # torch intra-op threads per process (1 is fastest for these small nets on CPU); 0: torch's default
 
-
-OBJECTIVES = ("flow", "ddpm", "gaussian")
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "objective": one_of(*OBJECTIVES), "gaussian_init_std": above(0), "steps": at_least(1), "batch_size": at_least(1),
+        "lr": above(0), "weight_decay": at_least(0), "ema_decay": between(0, 1, high_open=True), "log_every": at_least(1),
+        "eval_episodes": at_least(0), "threads": at_least(0),
+    }
 
 
 def run_dir_for(cfg: PretrainConfig) -> Path:
@@ -130,30 +137,52 @@ def evaluate_in_env(cfg: PretrainConfig, policy: FlowPolicy) -> dict[str, float]
         env.close()
 
 
-def main(argv: list[str]) -> dict[str, float]:
+def start(argv: list[str]) -> tuple[PretrainConfig, Demonstrations]:
+    """Everything that can fail on bad input, before any training: the config, the env's task id, the dataset."""
+    from genpo.envs import env_spec
+
     cfg = load_config(PretrainConfig, "pretrain", argv)
-    if cfg.objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {cfg.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     task = cfg.task
+    try:  # an unknown task id fails now, not after training
+        obs_dim = env_spec(task.env)[0] if cfg.eval_episodes > 0 else None
+    except ImportError:  # the backend is not installed: evaluate_in_env says so and skips the evaluation
+        obs_dim = None
+    if not resolve_path(task.dataset).is_dir():
+        raise FileNotFoundError(f"task.dataset={task.dataset or "''"} is not a directory: give a LeRobotDataset v3.0 directory "
+                                "(datasets/README.md lists the shipped ones)")
     demos = Demonstrations.load(resolve_path(task.dataset), task.obs_key, task.action_key, task.horizon)
+    if obs_dim is not None and demos.obs.shape[1] != obs_dim:
+        raise ValueError(f"dataset {task.dataset} has {demos.obs.shape[1]}-d observations, but the env {task.env.task} gives "
+                         f"{obs_dim}: pick the dataset of this task (task.dataset=...) or eval_episodes=0")
+    return cfg, demos
+
+
+def run(cfg: PretrainConfig, demos: Demonstrations, argv: list[str]) -> dict[str, float]:
+    """Train, write the checkpoint(s), evaluate in the env."""
     run_dir = run_dir_for(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"pretraining on {cfg.task.dataset}: {len(demos)} frames -> {run_dir}")
-    start = time.time()
+    began = time.time()
     policy = train(cfg, demos, run_dir)
     (run_dir / "config.yaml").write_text(to_yaml(cfg))
     command = "python pretrain/run.py " + " ".join(argv)
     for target in filter(None, [run_dir / "checkpoint", cfg.save_to and resolve_path(cfg.save_to)]):
         save_policy(policy, target, extra_files={"pretrain_config.yaml": to_yaml(cfg), "COMMAND": command + "\n"})
-    results = {"train/wall_time_s": time.time() - start}
+    results = {"train/wall_time_s": time.time() - began}
     if cfg.eval_episodes > 0:
         results.update(evaluate_in_env(cfg, policy))
     print(" ".join(f"{k}={v:.4g}" for k, v in results.items()))
     return results
 
 
+def main(argv: list[str]) -> dict[str, float]:
+    return run(*start(argv), argv)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    with user_errors():  # a bad key, task or dataset: one line on stderr, exit status 2
+        cfg, demos = start(sys.argv[1:])
+    run(cfg, demos, sys.argv[1:])  # outside: an error while training keeps its traceback

@@ -19,5 +19,9 @@ rank, world = run.accelerator.process_index, run.accelerator.num_processes
 before = {f"before.{n}": p.detach().clone() for n, p in run.ppo.unwrapped.named_parameters()}
 metrics = run.ppo.iterate()
 after = {f"after.{n}": p.detach().clone() for n, p in run.ppo.unwrapped.named_parameters()}
-extra = {"world_size": torch.tensor(world), "last_obs": run.ppo.obs.cpu(), "ratio_check": torch.tensor(metrics["ppo/ratio_check"])}
+extra = {
+    "world_size": torch.tensor(world),
+    "last_obs": run.ppo.obs.cpu(),
+    "ratio_check": torch.tensor(metrics["ppo/ratio_check"]),
+}
 save_file({**before, **after, **extra}, out_dir / f"rank{rank}.safetensors")

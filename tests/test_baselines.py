@@ -12,22 +12,18 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from finetune.algos.dppo import DPPO, clip_ranges
-from finetune.algos.fpo import FPO
-from finetune.algos.gaussian import GaussianPPO
-from finetune.algos.reinflow import ReinFlow, max_std_schedule
-from finetune.algos.dppo import DPPOConfig
-from finetune.algos.fpo import FPOConfig
-from finetune.algos.gaussian import GaussianPPOConfig
-from finetune.algos.reinflow import ReinFlowConfig
+from finetune.algos.dppo import DPPO, DPPOConfig, clip_ranges
+from finetune.algos.fpo import FPO, FPOConfig
+from finetune.algos.gaussian import GaussianPPO, GaussianPPOConfig
+from finetune.algos.reinflow import ReinFlow, ReinFlowConfig, max_std_schedule
 from finetune.config import FinetuneConfig
 from finetune.runner import FinetuneRun
 from genpo.checkpoint import load_policy, save_policy
 from genpo.config import load_config
-from genpo.policies.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
-from genpo.policies.gaussian import GaussianPolicy, GaussianPolicyConfig
 from genpo.metrics import MetricsLogger
+from genpo.policies.diffusion import DiffusionConfig, DiffusionPolicy, DiffusionPolicyConfig
 from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig
+from genpo.policies.gaussian import GaussianPolicy, GaussianPolicyConfig
 from genpo.samplers.ddpm import DenoisingSampler
 
 TINY = ["task.env.num_envs=2", "task.env.max_episode_steps=40", "ppo.steps_per_iter=8", "ppo.minibatch_size=8",

@@ -58,7 +58,10 @@ def table(markdown: str, task: str) -> dict[str, dict[str, str]]:
     """{algorithm: {column: cell}} of one task's table."""
     block = markdown.split(f"## {task} ")[1].split("\n\n")[1].splitlines()
     header = [c.strip() for c in block[0].strip("|").split("|")]
-    return {cells[0]: dict(zip(header, cells)) for cells in ([c.strip() for c in line.strip("|").split("|")] for line in block[2:])}
+    return {
+        cells[0]: dict(zip(header, cells))
+        for cells in ([c.strip() for c in line.strip("|").split("|")] for line in block[2:])
+    }
 
 
 def test_replot_only_aggregates_and_plots_fake_runs(fake_runs, monkeypatch):
@@ -103,10 +106,19 @@ def test_plan_gives_every_method_the_same_env_step_budget(tmp_path):
     assert len(runs) == 8
     by = {(r.task, r.algo, r.seed): r for r in runs}
     # hopper: 64 steps x 8 envs x 4 actions = 2048 env steps per iteration -> 5 iterations
-    assert "ppo.iterations=5" in by["hopper", "genpopp", 0].overrides and "ppo.iterations=5" in by["hopper", "dppo", 1].overrides
+    assert (
+        "ppo.iterations=5" in by["hopper", "genpopp", 0].overrides
+        and "ppo.iterations=5" in by["hopper", "dppo", 1].overrides
+    )
     # pusht: 64 x 4 envs x 8 actions = 2048 -> 5 as well; the scoped override reaches only its task / algorithm
-    assert "task.env.num_envs=4" in by["pusht", "dppo", 0].overrides and "task.env.num_envs=4" not in by["hopper", "dppo", 0].overrides
-    assert "ppo.epochs=1" in by["hopper", "dppo", 0].overrides and "ppo.epochs=1" not in by["hopper", "genpopp", 0].overrides
+    assert (
+        "task.env.num_envs=4" in by["pusht", "dppo", 0].overrides
+        and "task.env.num_envs=4" not in by["hopper", "dppo", 0].overrides
+    )
+    assert (
+        "ppo.epochs=1" in by["hopper", "dppo", 0].overrides
+        and "ppo.epochs=1" not in by["hopper", "genpopp", 0].overrides
+    )
     assert by["hopper", "genpopp", 1].run_dir == tmp_path / "runs" / "hopper" / "genpopp" / "seed1"
     assert scoped(["policy.path=C:/x", "a:b=c"], "t", "a") == ["policy.path=C:/x", "b=c"]
 

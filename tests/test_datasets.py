@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genpo.data import write as data_write
 from genpo.data import compute_stats, read_dataset, write_dataset
+from genpo.data import write as data_write
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "datasets"

@@ -15,8 +15,8 @@ from finetune.config import FinetuneConfig
 from finetune.runner import FinetuneRun
 from genpo.checkpoint import load_policy, save_policy
 from genpo.config import REPO_ROOT, load_config
-from genpo.policies.gaussian import GaussianPolicy
 from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig
+from genpo.policies.gaussian import GaussianPolicy
 
 TINY = ["task.env.num_envs=2", "task.env.max_episode_steps=40", "ppo.steps_per_iter=8", "ppo.minibatch_size=8",
         "ppo.epochs=2", "ppo.critic_warmup_iters=0", "ppo.critic_hidden=[32,32]", "eval_episodes=2", "eval_every=1",

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 from omegaconf import OmegaConf
+from test_baselines import diffusion_policy, flow_policy, gaussian_policy
 
 from finetune.algos import ALGORITHMS
 from finetune.config import FinetuneConfig
 from finetune.runner import check_launch
 from genpo.config import CONFIG_DIR
-from test_baselines import diffusion_policy, flow_policy, gaussian_policy
 
 POLICY_OF = {"dppo": diffusion_policy, "ppo": gaussian_policy}
 

@@ -17,7 +17,6 @@ from safetensors.torch import load_file
 
 pytest.importorskip("lerobot")
 
-import lerobot_policy_genpo  # noqa: E402,F401  (registers "genpo_flow" with lerobot)
 from lerobot.configs.policies import PreTrainedConfig  # noqa: E402
 from lerobot.configs.types import FeatureType, PolicyFeature  # noqa: E402
 from lerobot.envs.configs import PushtEnv  # noqa: E402
@@ -26,9 +25,12 @@ from lerobot.policies.diffusion.modeling_diffusion import DiffusionPolicy  # noq
 from lerobot.policies.diffusion.processor_diffusion import make_diffusion_pre_post_processors  # noqa: E402
 from lerobot.policies.factory import get_policy_class, make_policy, make_pre_post_processors  # noqa: E402
 
+import lerobot_policy_genpo  # noqa: E402,F401  (registers "genpo_flow" with lerobot)
 from genpo.checkpoint import load_policy, save_policy  # noqa: E402
-from genpo.conversions import ReversedTimeVelocity  # noqa: E402
-from genpo.conversions import follow_parameter_dtype  # noqa: E402
+from genpo.conversions import (
+    ReversedTimeVelocity,  # noqa: E402
+    follow_parameter_dtype,  # noqa: E402
+)
 from genpo.lerobot.pusht import pusht_keypoints_from_state, pusht_state_from_keypoints  # noqa: E402
 from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig  # noqa: E402
 from genpo.samplers import EulerSampler, ReversibleSampler  # noqa: E402
@@ -333,7 +335,8 @@ def test_finetuned_converted_policy_saves_as_lerobot_diffusion(tmp_path):
     noise = torch.randn(16, 16, 2, generator=torch.Generator().manual_seed(10))
     with torch.no_grad():
         batch = pre({"observation.state": state[:, 0], "observation.environment_state": env_state[:, 0]})
-        theirs = post(lr_policy.diffusion.generate_actions({k: batch[k][:, None] for k in ("observation.state", "observation.environment_state")}, noise=noise))
+        inputs = {k: batch[k][:, None] for k in ("observation.state", "observation.environment_state")}
+        theirs = post(lr_policy.diffusion.generate_actions(inputs, noise=noise))
         ours = reloaded.sample(obs, noise.flatten(1)).env_actions
     torch.testing.assert_close(ours, theirs, rtol=0, atol=2e-3)
 
@@ -357,17 +360,27 @@ def test_pusht_split_diffusion_policy_runs_on_lerobot_pusht_corners(tmp_path):
     # As lerobot-eval loads it (no plugin import needed: the step is found by its class path).
     lr_policy, pre, post = lerobot_load(tmp_path / "ft")
     generator = torch.Generator().manual_seed(11)
-    state = torch.cat([torch.rand(6, 4, generator=generator) * 400 + 60, torch.rand(6, 1, generator=generator) * 6 + 0.1], -1)
+    state = torch.cat(
+        [torch.rand(6, 4, generator=generator) * 400 + 60, torch.rand(6, 1, generator=generator) * 6 + 0.1], -1
+    )
     noise = torch.randn(6, 16, 2, generator=generator)
     with torch.no_grad():
-        batch = pre({"observation.state": state[:, :2], "observation.environment_state": pusht_keypoints_from_state(state)})
+        batch = pre(
+            {"observation.state": state[:, :2], "observation.environment_state": pusht_keypoints_from_state(state)}
+        )
         assert batch["observation.environment_state"].shape == (6, 3)
-        theirs = post(lr_policy.diffusion.generate_actions({k: batch[k][:, None] for k in ("observation.state", "observation.environment_state")}, noise=noise))
+        theirs = post(
+            lr_policy.diffusion.generate_actions(
+                {k: batch[k][:, None] for k in ("observation.state", "observation.environment_state")}, noise=noise
+            )
+        )
         ours = policy.sample(state, noise.flatten(1)).env_actions
     torch.testing.assert_close(ours, theirs, rtol=0, atol=2e-3)
     with torch.no_grad():  # a 3-d block pose (dataset layout) passes through
         same = pre({"observation.state": state[:, :2], "observation.environment_state": state[:, 2:]})
-    torch.testing.assert_close(same["observation.environment_state"], batch["observation.environment_state"], rtol=0, atol=1e-4)
+    torch.testing.assert_close(
+        same["observation.environment_state"], batch["observation.environment_state"], rtol=0, atol=1e-4
+    )
     with pytest.raises(ValueError, match="environment_state_agent_pos"):
         pre({"observation.state": state[:, :2], "observation.environment_state": torch.zeros(6, 7)})
 
@@ -379,7 +392,9 @@ class TinyReversedTimeNet(torch.nn.Module):
 
     def __init__(self, dim: int = 6, obs_dim: int = 3):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(dim + obs_dim + 1, 32), torch.nn.Tanh(), torch.nn.Linear(32, dim))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(dim + obs_dim + 1, 32), torch.nn.Tanh(), torch.nn.Linear(32, dim)
+        )
 
     def forward(self, x, obs, s):
         return self.net(torch.cat([x, obs, s[:, None]], -1))
@@ -408,8 +423,15 @@ def test_reversed_time_adapter_matches_its_own_euler_loop_and_passes_gradients()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
     # And as the velocity network of a FlowPolicy (normalisers and post-processing around it).
-    config = FlowPolicyConfig(obs_dim=3, action_dim=2, horizon=3, n_action_steps=2, obs_norm="identity", action_norm="identity",
-                              sampler=SamplerConfig(num_steps=steps))
+    config = FlowPolicyConfig(
+        obs_dim=3,
+        action_dim=2,
+        horizon=3,
+        n_action_steps=2,
+        obs_norm="identity",
+        action_norm="identity",
+        sampler=SamplerConfig(num_steps=steps),
+    )
     policy = FlowPolicy(config, velocity_net=ReversedTimeVelocity(model)).double()
     torch.testing.assert_close(policy.sample(obs, noise).env_actions, x.reshape(4, 3, 2)[:, :2], rtol=0, atol=1e-12)
 
@@ -422,12 +444,19 @@ def write_config(directory: Path, config: dict) -> Path:
 
 
 def test_image_observation_checkpoints_are_refused_clearly(tmp_path):
-    features = {"observation.image": {"type": "VISUAL", "shape": [3, 96, 96]},
-                "observation.state": {"type": "STATE", "shape": [2]}}
+    features = {
+        "observation.image": {"type": "VISUAL", "shape": [3, 96, 96]},
+        "observation.state": {"type": "STATE", "shape": [2]},
+    }
     for kind in ("diffusion", "smolvla"):
-        path = write_config(tmp_path / kind, {"type": kind, "input_features": features,
-                                               "output_features": {"action": {"type": "ACTION", "shape": [2]}}})
-        with pytest.raises(ValueError, match=r"needs camera images \(observation.image\); genpo fine-tunes state-observation policies only"):
+        path = write_config(
+            tmp_path / kind,
+            {"type": kind, "input_features": features, "output_features": {"action": {"type": "ACTION", "shape": [2]}}},
+        )
+        with pytest.raises(
+            ValueError,
+            match=r"needs camera images \(observation.image\); genpo fine-tunes state-observation policies only",
+        ):
             load_policy(path)
     with pytest.raises(ValueError, match="type 'tdmpc'"):
         load_policy(write_config(tmp_path / "other", {"type": "tdmpc"}))
@@ -458,10 +487,24 @@ def test_finetune_run_on_a_lerobot_diffusion_policy_writes_one_back(tmp_path, ca
     from genpo.lerobot.pusht import BLOCK_POSE_STEP
 
     make_diffusion_dir(tmp_path / "dp", n_obs_steps=1, env_dim=3)
-    cfg = load_config(FinetuneConfig, "finetune", [
-        "task=pusht", f"policy.path={tmp_path / 'dp'}", f"output_dir={tmp_path / 'run'}", "task.env.num_envs=2",
-        "ppo.steps_per_iter=4", "ppo.minibatch_size=8", "ppo.epochs=1", "ppo.critic_warmup_iters=0",
-        "ppo.critic_hidden=[32,32]", "ppo.iterations=1", "eval_episodes=0", "save_video=false"])
+    cfg = load_config(
+        FinetuneConfig,
+        "finetune",
+        [
+            "task=pusht",
+            f"policy.path={tmp_path / 'dp'}",
+            f"output_dir={tmp_path / 'run'}",
+            "task.env.num_envs=2",
+            "ppo.steps_per_iter=4",
+            "ppo.minibatch_size=8",
+            "ppo.epochs=1",
+            "ppo.critic_warmup_iters=0",
+            "ppo.critic_hidden=[32,32]",
+            "ppo.iterations=1",
+            "eval_episodes=0",
+            "save_video=false",
+        ],
+    )
     run = FinetuneRun(cfg, [])
     assert "LeRobot Diffusion Policy" in capsys.readouterr().out
     run.train()
@@ -478,8 +521,9 @@ def test_finetune_run_on_a_lerobot_diffusion_policy_writes_one_back(tmp_path, ca
         torch.testing.assert_close(value, after[key], rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("name,sampler_kind", [("pusht_lerobot_diffusion", "euler"),
-                                               ("pusht_lerobot_diffusion_genpopp", "reversible")])
+@pytest.mark.parametrize(
+    "name,sampler_kind", [("pusht_lerobot_diffusion", "euler"), ("pusht_lerobot_diffusion_genpopp", "reversible")]
+)
 def test_shipped_lerobot_diffusion_checkpoints_load_in_genpo_and_lerobot(name, sampler_kind):
     """The shipped LeRobot Diffusion Policy (lerobot-train) and its GenPO++ fine-tuned export: genpo converts
     both for PushT's 5-d state (the export restores its reversible sampler), LeRobot loads both."""

@@ -1,4 +1,4 @@
-"""Property tests of the samplers (genpo/samplers), against shared/design/genpopp.md sections 1-3 and 5.
+"""Property tests of the samplers (genpo/samplers), against docs/genpopp.md sections 1-3 and 5.
 
 Velocity fields used here:
   * `mlp_velocity`: a tiny random tanh MLP v(x, t), rebuilt from a seed per example, with the SAME

@@ -6,11 +6,11 @@ import sys
 
 import numpy as np
 import torch
+from test_baselines import STATS
 
 from genpo.checkpoint import load_policy, save_policy
 from genpo.config import REPO_ROOT
 from genpo.data import read_dataset
-from test_baselines import STATS
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 import record_dataset  # noqa: E402

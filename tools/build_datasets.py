@@ -1,7 +1,7 @@
 """Build the shipped LeRobotDataset v3.0 datasets in datasets/ from ../shared/data, offline.
 
     python tools/build_datasets.py pusht                 # -> datasets/pusht
-    python tools/build_datasets.py pusht_split           # -> datasets/pusht_split (agent / block split, for LeRobot's Diffusion Policy)
+    python tools/build_datasets.py pusht_split           # -> datasets/pusht_split (agent / block split, LeRobot's DP)
     python tools/build_datasets.py hopper                # -> datasets/hopper_expert, datasets/hopper_medium
     python tools/build_datasets.py walker2d              # -> datasets/walker2d_expert, datasets/walker2d_medium
     python tools/build_datasets.py hopper --calibrate    # sweep the medium noise level; prints, writes nothing
@@ -328,7 +328,9 @@ def _returns(dicts) -> np.ndarray:
     return np.array([d["next.reward"].astype(np.float64).sum() for d in dicts])
 
 
-def mujoco_card(spec: MujocoSpec, kind: str, dicts, expert_returns: np.ndarray, fps: int, obs_dim: int, act_dim: int) -> str:
+def mujoco_card(
+    spec: MujocoSpec, kind: str, dicts, expert_returns: np.ndarray, fps: int, obs_dim: int, act_dim: int
+) -> str:
     rets = _returns(dicts)
     lengths = np.array([len(d["action"]) for d in dicts])
     term = np.array([bool(d["next.terminated"][-1]) for d in dicts])
@@ -347,7 +349,7 @@ def mujoco_card(spec: MujocoSpec, kind: str, dicts, expert_returns: np.ndarray, 
             "(independent per step and per action dimension), then clipped to [-1, 1]; the stored "
             "`action` is the executed (noisy, clipped) one. The noise std was chosen with "
             f"`{_rel_cmd(spec.name, ' --calibrate')}` so the mean return is about half the expert's "
-            "(a D4RL-style \"medium\" level; this is not D4RL's file). Calibration sweep "
+            '(a D4RL-style "medium" level; this is not D4RL\'s file). Calibration sweep '
             f"(30 episodes per level, seed {spec.calibrate_seed}; % of the expert's mean return): {spec.calibration}."
         )
         seed = spec.medium_seed
@@ -395,7 +397,9 @@ def build_mujoco(spec: MujocoSpec, shared: Path, out: Path, overwrite: bool, onl
     fps = int(round(1.0 / env.unwrapped.dt))
     paths = []
     t0 = time.time()
-    expert = _episodes_to_dicts(collect(env, policy, noise_std=0.0, seed=spec.expert_seed, min_frames=spec.expert_frames))
+    expert = _episodes_to_dicts(
+        collect(env, policy, noise_std=0.0, seed=spec.expert_seed, min_frames=spec.expert_frames)
+    )
     expert_returns = _returns(expert)
     print(f"[{spec.name}] expert: {len(expert)} episodes, return {_fmt_pm(expert_returns)} ({time.time() - t0:.1f} s)")
     kinds = ["expert", "medium"] if only is None else [only]
@@ -405,7 +409,9 @@ def build_mujoco(spec: MujocoSpec, shared: Path, out: Path, overwrite: bool, onl
         else:
             t0 = time.time()
             dicts = _episodes_to_dicts(
-                collect(env, policy, noise_std=spec.medium_noise_std, seed=spec.medium_seed, min_frames=spec.medium_frames)
+                collect(
+                    env, policy, noise_std=spec.medium_noise_std, seed=spec.medium_seed, min_frames=spec.medium_frames
+                )
             )
             r = _returns(dicts)
             print(
@@ -431,7 +437,9 @@ def build_mujoco(spec: MujocoSpec, shared: Path, out: Path, overwrite: bool, onl
 def calibrate(spec: MujocoSpec, shared: Path, levels: list[float], n_episodes: int) -> None:
     env = _make_env(spec.env_id)
     policy = _load_policy(shared, spec)
-    base = np.array([e.ret for e in collect(env, policy, noise_std=0.0, seed=spec.calibrate_seed, n_episodes=n_episodes)])
+    base = np.array(
+        [e.ret for e in collect(env, policy, noise_std=0.0, seed=spec.calibrate_seed, n_episodes=n_episodes)]
+    )
     print(f"{spec.env_id}: expert (mean action) return {_fmt_pm(base)} over {n_episodes} episodes")
     print("noise_std | return mean ± std | % of expert | mean length")
     for s in levels:

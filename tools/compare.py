@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genpo.cli import user_errors
 from genpo.config import REPO_ROOT, load_config, resolve_path
 from genpo.metrics import MetricsLogger
 
@@ -258,16 +259,26 @@ def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, l
                 for v in levels:
                     pre = cells["pretrained"][-1]
                     target = v if not relative else (pre + v if kind == "success" else pre + v * abs(pre))
-                    cells.setdefault(f"to{v}", []).append(first_reaching(steps, score, target) if math.isfinite(target) else math.nan)
+                    reached = first_reaching(steps, score, target) if math.isfinite(target) else math.nan
+                    cells.setdefault(f"to{v}", []).append(reached)
                 for key, name in (("time/iteration_s", "iter_s"), ("time/update_us_per_sample", "update_us")):
                     col = r.column(key)
                     cells.setdefault(name, []).append(float(col.mean()) if len(col) else math.nan)
                 for key, name in (("memory/peak_rss_mb", "rss"), ("memory/stored_floats_per_sample", "stored")):
                     col = r.column(key)
                     cells.setdefault(name, []).append(float(col.max()) if len(col) else math.nan)
-            row = [algo, str(n), fmt(cells["pretrained"]), *[fmt(cells[f"@{p:.0f}"], total=n) for p in points],
-                   fmt(cells["final"]), *[fmt(cells[f"to{v}"], total=n) for v in levels],
-                   fmt(cells["iter_s"]), fmt(cells["update_us"]), fmt(cells["rss"], 4), fmt(cells["stored"], 4)]
+            row = [
+                algo,
+                str(n),
+                fmt(cells["pretrained"]),
+                *[fmt(cells[f"@{p:.0f}"], total=n) for p in points],
+                fmt(cells["final"]),
+                *[fmt(cells[f"to{v}"], total=n) for v in levels],
+                fmt(cells["iter_s"]),
+                fmt(cells["update_us"]),
+                fmt(cells["rss"], 4),
+                fmt(cells["stored"], 4),
+            ]
             lines.append("| " + " | ".join(row) + " |")
             for name, values in cells.items():
                 mean, std, count = mean_std(values)
@@ -319,8 +330,12 @@ def plot(runs: list[RunData], directory: Path) -> list[Path]:
                 end = min(c[0].max() for c in curves if len(c[0]))
                 grid = np.unique(xs[xs <= end]) if index == 0 else np.linspace(0.0, end, 200)
                 mean, std, count = band(curves, grid)
-                line, = ax.plot(grid, mean, label=f"{algo} ({len(curves)} seed{'s' * (len(curves) > 1)})",
-                                marker="." if len(grid) < 30 else None)
+                (line,) = ax.plot(
+                    grid,
+                    mean,
+                    label=f"{algo} ({len(curves)} seed{'s' * (len(curves) > 1)})",
+                    marker="." if len(grid) < 30 else None,
+                )
                 if max(count) > 1:
                     ax.fill_between(grid, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
             ax.set_xlabel(xlabel)
@@ -364,31 +379,51 @@ def report(out: Path, budgets: list[float], thresholds: dict[str, list[float]], 
     return markdown + "\n" + "\n".join(f"plot: {p}" for p in plots) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+def start(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[RunSpec]]:
+    """Everything that can fail on bad input, before any run starts: the arguments and every run's config."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--algos", nargs="+", default=["genpopp", "reinflow", "dppo", "fpo", "ppo"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--tasks", nargs="+", default=["hopper"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/compare"))
-    parser.add_argument("--env-steps", type=int, default=0, help="env-step budget of every run (0: the configured iterations)")
+    parser.add_argument(
+        "--env-steps", type=int, default=0, help="env-step budget of every run (0: the configured iterations)"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each a single-threaded process)")
-    parser.add_argument("--budgets", nargs="+", type=float, default=[0.25, 0.5, 1.0],
-                        help="env-step budgets for the table: <= 1 a fraction of the shortest run, > 1 absolute")
-    parser.add_argument("--thresholds", nargs="*", default=[],
-                        help="task=v1,v2 absolute score thresholds (default: pretrained +10%%/+25%% return, +0.1/+0.25 success)")
+    parser.add_argument(
+        "--budgets",
+        nargs="+",
+        type=float,
+        default=[0.25, 0.5, 1.0],
+        help="env-step budgets for the table: <= 1 a fraction of the shortest run, > 1 absolute",
+    )
+    parser.add_argument(
+        "--thresholds",
+        nargs="*",
+        default=[],
+        help="task=v1,v2 absolute score thresholds (default: pretrained +10%%/+25%% return, +0.1/+0.25 success)",
+    )
     parser.add_argument("--replot-only", action="store_true", help="aggregate and plot the existing runs, run nothing")
     args, overrides = parser.parse_known_args(argv)
     bad = [o for o in overrides if "=" not in o]
     if bad:
         parser.error(f"unrecognised arguments {bad}: overrides are key=value (optionally <task|algo>:key=value)")
     args.out = resolve_path(args.out) if not args.out.is_absolute() else args.out
+    runs = []
+    if not args.replot_only:
+        from finetune.config import FinetuneConfig
+
+        runs = plan(args, overrides)
+        for run in runs:  # an unknown task or algo, a bad key or value: one line here, not a failure in every run's log
+            load_config(FinetuneConfig, "finetune", [f"task={run.task}", f"algo={run.algo}", *run.overrides])
+    return args, runs
+
+
+def run_and_report(args: argparse.Namespace, runs: list[RunSpec]) -> int:
     failures = []
     if not args.replot_only:
-        from finetune.algos import check_algorithm
-
-        for algo in args.algos:
-            check_algorithm(algo)
-        runs = plan(args, overrides)
         print(f"{len(runs)} runs -> {args.out / 'runs'}", flush=True)
         failures = run_all(runs, args.jobs)
     print(report(args.out, args.budgets, parse_thresholds(args.thresholds), args.algos))
@@ -397,5 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    return run_and_report(*start(argv))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with user_errors():  # a bad task, algo or override: one line on stderr, exit status 2
+        started = start()
+    raise SystemExit(run_and_report(*started))

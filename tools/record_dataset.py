@@ -25,10 +25,12 @@ import numpy as np
 import torch
 
 from finetune.config import FinetuneConfig
-from genpo.config import load_config, resolve_path
 from genpo.checkpoint import load_policy
+from genpo.cli import user_errors
+from genpo.config import load_config, resolve_path
 from genpo.data import write_dataset
-from genpo.envs import env_spec, make_env
+from genpo.envs import BatchedEnv, env_spec, make_env
+from genpo.policies import ChunkPolicy
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -119,25 +121,34 @@ def card(args: argparse.Namespace, episodes: list[dict[str, np.ndarray]], task_i
 """
 
 
-def main(argv: list[str]) -> int:
+def start(argv: list[str]) -> tuple[argparse.Namespace, FinetuneConfig, ChunkPolicy, BatchedEnv]:
+    """Everything that can fail on bad input (arguments, task, policy checkpoint, env): what `record_and_write` needs."""
     args = parse_args(argv)
     cfg = load_config(FinetuneConfig, "finetune", [f"task={args.task}"])
     env_cfg = cfg.task.env
     obs_dim, action_dim = env_spec(env_cfg)
     policy = load_policy(resolve_path(args.policy), obs_dim=obs_dim, action_dim=action_dim)
-    source = policy.description
-    num_envs = args.num_envs or env_cfg.num_envs
-    env = make_env(dataclasses.replace(env_cfg, num_envs=num_envs, action_steps=1))
+    env = make_env(dataclasses.replace(env_cfg, num_envs=args.num_envs or env_cfg.num_envs, action_steps=1))
+    return args, cfg, policy, env
+
+
+def record_and_write(args: argparse.Namespace, cfg: FinetuneConfig, policy: ChunkPolicy, env: BatchedEnv, argv: list[str]) -> int:
     try:
-        episodes = record(policy.to(env.device), env, math.ceil(args.episodes / num_envs), args.sampling == "zero", args.seed)
+        episodes = record(policy.to(env.device), env, math.ceil(args.episodes / env.num_envs), args.sampling == "zero", args.seed)
     finally:
         env.close()
     command = "python tools/record_dataset.py " + shlex.join(argv)
     out = write_dataset(resolve_path(args.out), episodes, fps=args.fps, robot_type=None, task=cfg.task.name,
-                        overwrite=True, extra_files={"README.md": card(args, episodes, env_cfg.task, command)})
-    print(f"recorded {len(episodes)} episodes of {source} into {out}")
+                        overwrite=True, extra_files={"README.md": card(args, episodes, cfg.task.env.task, command)})
+    print(f"recorded {len(episodes)} episodes of {policy.description} into {out}")
     return 0
 
 
+def main(argv: list[str]) -> int:
+    return record_and_write(*start(argv), argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    with user_errors():  # a bad task or policy: one line on stderr, exit status 2
+        started = start(sys.argv[1:])
+    sys.exit(record_and_write(*started, sys.argv[1:]))

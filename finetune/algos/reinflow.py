@@ -101,7 +101,9 @@ class ReinFlow(Algorithm):
         self.chain = NoisyEulerSampler(num_steps, policy.sampler.t.tolist(), cfg.mean_clip, cfg.noise_clip, cfg.final_clip)
         self.dim = policy.config.flat_action_dim
         self.time_embedding = SinusoidalTimeEmbedding(cfg.noise_time_dim)
-        self.noise_net = NoiseNet(cfg.noise_time_dim + policy.config.obs_dim, self.dim, cfg.noise_hidden, cfg.min_std, cfg.max_std)
+        self.noise_net = NoiseNet(
+            cfg.noise_time_dim + policy.config.obs_dim, self.dim, cfg.noise_hidden, cfg.min_std, cfg.max_std
+        )
         self.frozen_velocity = copy.deepcopy(policy.velocity_net).requires_grad_(False) if cfg.bc_coef > 0 else None
         self.to(self.device)  # the noise net and time embedding join the policy's device
 
@@ -126,7 +128,7 @@ class ReinFlow(Algorithm):
 
     def chain_log_density(self, obs: Tensor, chain: Tensor, std: Tensor) -> Tensor:
         terms = self.chain.log_prob_terms(self.policy.velocity(obs), chain, std)
-        return terms[:, 0 if self.cfg.include_initial else 1:].sum(1)
+        return terms[:, 0 if self.cfg.include_initial else 1 :].sum(1)
 
     def entropy(self, std: Tensor) -> Tensor:
         """Closed-form chain entropy (B,), averaged like the log-prob."""
@@ -138,7 +140,9 @@ class ReinFlow(Algorithm):
     # ---- the Algorithm interface ---------------------------------------------------------------
     @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Act:
-        latent = torch.randn(self.chain.latent_shape(obs.shape[0], self.dim), generator=generator, device=obs.device, dtype=obs.dtype)
+        latent = torch.randn(
+            self.chain.latent_shape(obs.shape[0], self.dim), generator=generator, device=obs.device, dtype=obs.dtype
+        )
         out = self.chain.sample(self.policy.velocity(obs), latent, self.noise_std(obs))
         total = out.log_prob if self.cfg.include_initial else out.log_prob - standard_normal_log_prob(out.stored[:, 0])
         return Act(self.policy.to_env_actions(out.action), out.stored, self.finish(total))
@@ -174,6 +178,10 @@ class ReinFlow(Algorithm):
     def diagnostics(self, obs: Tensor, stored: Tensor, snapshot: Tensor) -> dict[str, float]:
         std = self.noise_std(obs)
         drift = (self.chain.deterministic(self.policy.velocity(obs), stored[:, 0]) - snapshot).norm(dim=-1).mean()
-        return {"reinflow/action_drift": drift.item(), "reinflow/noise_std_mean": std.mean().item(),
-                "reinflow/noise_std_min": std.min().item(), "reinflow/noise_std_max": std.max().item(),
-                "reinflow/max_std_bound": math.exp(0.5 * self.noise_net.logvar_max.item())}
+        return {
+            "reinflow/action_drift": drift.item(),
+            "reinflow/noise_std_mean": std.mean().item(),
+            "reinflow/noise_std_min": std.min().item(),
+            "reinflow/noise_std_max": std.max().item(),
+            "reinflow/max_std_bound": math.exp(0.5 * self.noise_net.logvar_max.item()),
+        }

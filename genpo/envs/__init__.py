@@ -15,9 +15,9 @@ simulator is imported or started.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 from .base import BatchedEnv, EnvConfig, EnvStep
 from .tasks import (

@@ -92,5 +92,5 @@ class BatchedEnv(ABC):
         """An RGB frame of env 0, or None where the backend cannot render off-screen."""
         return None
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - an optional hook: adapters without resources need not close anything
+        """Release the simulator (IsaacLab: the process's one simulation)."""

@@ -54,7 +54,6 @@ to gym.make.
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Any
 
 import numpy as np
@@ -62,6 +61,7 @@ import torch
 from torch import Tensor
 
 from .base import BatchedEnv, EnvConfig, EnvStep
+from .episodes import ChunkEpisodes
 from .isaaclab_assets import configure_isaaclab_paths
 from .tasks import isaaclab_task_dims, resolve_isaaclab_task
 
@@ -172,9 +172,7 @@ class IsaacLabEnv(BatchedEnv):
         self._low = self.action_low.to(self.sim_device)
         self._high = self.action_high.to(self.sim_device)
 
-        B, dev = self.num_envs, self.sim_device
-        self._ep_return = torch.zeros(B, device=dev)
-        self._ep_length = torch.zeros(B, device=dev)
+        self._episodes = ChunkEpisodes(self.num_envs, self.obs_dim, self.sim_device)
         self._logs: list[dict[str, Tensor]] = []
 
     # ---- protocol ---------------------------------------------------------------------------
@@ -204,8 +202,7 @@ class IsaacLabEnv(BatchedEnv):
 
     def reset(self, seed: int | None = None) -> Tensor:
         obs_dict, _ = self.env.reset(seed=seed) if seed is not None else self.env.reset()
-        self._ep_return.zero_()
-        self._ep_length.zero_()
+        self._episodes.reset()
         if self.random_episode_length:  # rsl_rl's init_at_random_ep_len: spread the first time-outs
             base = self.env.unwrapped
             base.episode_length_buf = torch.randint_like(base.episode_length_buf, high=int(base.max_episode_length))
@@ -216,13 +213,10 @@ class IsaacLabEnv(BatchedEnv):
         actions = torch.clamp(actions.detach().to(self.sim_device, torch.float32), self._low, self._high)
 
         B, dev = self.num_envs, self.sim_device
-        reward_sum = torch.zeros(B, device=dev)
-        ended = torch.zeros(B, dtype=torch.bool, device=dev)
-        terminated = torch.zeros(B, dtype=torch.bool, device=dev)
-        truncated = torch.zeros(B, dtype=torch.bool, device=dev)
-        nan = torch.full((B,), math.nan, device=dev)
-        ep_return, ep_length, success = nan.clone(), nan.clone(), nan.clone()
-        final_obs = None
+        episodes = self._episodes
+        episodes.start_chunk()
+        success = None if self.success_term is None else (
+            lambda: self.env.unwrapped.termination_manager.get_term(self.success_term).to(dev).reshape(B))
         for i in range(self.action_steps):
             obs_dict, reward, term, trunc, extras = self.env.step(actions[:, i])
             reward = reward.to(dev, torch.float32).reshape(B)
@@ -232,36 +226,12 @@ class IsaacLabEnv(BatchedEnv):
                 term, trunc = term | trunc, torch.zeros_like(trunc)
             else:
                 trunc = trunc & ~term
-            done = term | trunc
-            first = done & ~ended  # first end of an episode inside this chunk
-            reward_sum += torch.where(ended, 0.0, reward)
-            self._ep_return += reward
-            self._ep_length += 1
-            if bool(done.any()):
-                obs = self._policy_obs(obs_dict)
-                if final_obs is None:
-                    final_obs = torch.zeros(B, self.obs_dim, device=dev)
-                step_final = self._final_obs(extras, obs, done)
-                final_obs = torch.where(first[:, None], step_final, final_obs)
-                terminated |= first & term
-                truncated |= first & trunc
-                ep_return = torch.where(first, self._ep_return, ep_return)
-                ep_length = torch.where(first, self._ep_length, ep_length)
-                if self.success_term is not None:
-                    hit = self.env.unwrapped.termination_manager.get_term(self.success_term)
-                    success = torch.where(first, hit.to(dev).reshape(B).float(), success)
-                self._ep_return = torch.where(done, 0.0, self._ep_return)
-                self._ep_length = torch.where(done, 0.0, self._ep_length)
-                ended |= done
+            final_obs = lambda: self._final_obs(extras, self._policy_obs(obs_dict), term | trunc)
+            if bool(episodes.record(reward, term, trunc, final_obs, success).any()):
                 log = extras.get("log") if isinstance(extras, dict) else None
                 if log and len(self._logs) < _MAX_LOGS:
                     self._logs.append({k: torch.as_tensor(v).detach().float().mean() for k, v in log.items()})
-        obs = self._policy_obs(obs_dict)
-        final_obs = obs.clone() if final_obs is None else torch.where(ended[:, None], final_obs, obs)
-        to = self.device
-        return EnvStep(obs=obs.to(to), reward=reward_sum.to(to), terminated=terminated.to(to),
-                       truncated=truncated.to(to), final_obs=final_obs.to(to), episode_return=ep_return.to(to),
-                       episode_length=ep_length.to(to), success=success.to(to))
+        return episodes.finish(self._policy_obs(obs_dict), self.device)
 
     def pop_episode_log(self) -> dict[str, float]:
         """Means of IsaacLab's extras["log"] terms over the steps with resets since the last call."""

@@ -52,11 +52,15 @@ def load_lerobot_diffusion(directory: Path, config: dict, *, obs_dim: int | None
                          f"pick a checkpoint trained for this task")
     if obs_dim is not None and obs_dim != n_obs * per_step:
         if n_obs > 1 and obs_dim == per_step:
-            raise ValueError(f"checkpoint {directory} conditions on n_obs_steps={n_obs} consecutive observations "
-                             f"({layout} each), but genpo's envs give one observation per step; fine-tune a policy "
-                             f"trained with n_obs_steps=1, or stack the last {n_obs} observations in the env (obs_dim={n_obs * per_step})")
-        raise ValueError(f"checkpoint {directory} observes {per_step} numbers per step ({layout}), but the env gives "
-                         f"obs_dim={obs_dim}: pick a checkpoint trained for this task")
+            raise ValueError(
+                f"checkpoint {directory} conditions on n_obs_steps={n_obs} consecutive observations "
+                f"({layout} each), but genpo's envs give one observation per step; fine-tune a policy "
+                f"trained with n_obs_steps=1, or stack the last {n_obs} observations in the env (obs_dim={n_obs * per_step})"
+            )
+        raise ValueError(
+            f"checkpoint {directory} observes {per_step} numbers per step ({layout}), but the env gives "
+            f"obs_dim={obs_dim}: pick a checkpoint trained for this task"
+        )
     if config.get("noise_scheduler_type", "DDPM") not in ("DDPM", "DDIM"):
         raise ValueError(f"unsupported noise_scheduler_type {config.get('noise_scheduler_type')!r}")
 
@@ -66,10 +70,12 @@ def load_lerobot_diffusion(directory: Path, config: dict, *, obs_dim: int | None
     unet = DiffusionConditionalUnet1d(lr_config, global_cond_dim=global_cond_dim)
     state = load_file(directory / "model.safetensors")
     prefix = "diffusion.unet."
-    unet_state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    unet_state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     other = [k for k in state if not k.startswith(prefix)]
     if other:
-        raise ValueError(f"{directory}/model.safetensors has weights outside the U-Net ({other[:3]}...): not a state-only diffusion policy")
+        raise ValueError(
+            f"{directory}/model.safetensors has weights outside the U-Net ({other[:3]}...): not a state-only diffusion policy"
+        )
     unet.load_state_dict(unet_state)
     saved_sampler = _read_sampler(directory)
     velocity = DDIMVelocity(unet, config, horizon, d, grid=grid or (saved_sampler[2] if saved_sampler else "ddim"))
@@ -78,24 +84,49 @@ def load_lerobot_diffusion(directory: Path, config: dict, *, obs_dim: int | None
         if num_steps is not None:
             sampler.num_steps = num_steps
     else:
-        steps = num_steps or (config.get("num_inference_steps") if config.get("noise_scheduler_type") == "DDIM" else None) or 10
+        steps = (
+            num_steps
+            or (config.get("num_inference_steps") if config.get("noise_scheduler_type") == "DDIM" else None)
+            or 10
+        )
         sampler, log_tau = SamplerConfig(kind="euler", num_steps=int(steps)), None
-    flow_config = FlowPolicyConfig(obs_dim=global_cond_dim, action_dim=d, horizon=horizon, n_action_steps=n_action_steps,
-                                   obs_norm="identity", action_norm="identity", sampler=sampler)
-    obs_normalizer, action_normalizer = lerobot_normalizers(directory, keys, {**features, **config["output_features"]}, n_obs, d)
-    policy = ConvertedFlowPolicy(flow_config, velocity, obs_normalizer, action_normalizer,
-                                 first_action=n_obs - 1, source=directory, exporter=export_lerobot_diffusion)
+    flow_config = FlowPolicyConfig(
+        obs_dim=global_cond_dim,
+        action_dim=d,
+        horizon=horizon,
+        n_action_steps=n_action_steps,
+        obs_norm="identity",
+        action_norm="identity",
+        sampler=sampler,
+    )
+    obs_normalizer, action_normalizer = lerobot_normalizers(
+        directory, keys, {**features, **config["output_features"]}, n_obs, d
+    )
+    policy = ConvertedFlowPolicy(
+        flow_config,
+        velocity,
+        obs_normalizer,
+        action_normalizer,
+        first_action=n_obs - 1,
+        source=directory,
+        exporter=export_lerobot_diffusion,
+    )
     policy.lerobot_config = dict(config)
-    policy.lerobot_files = {p.name: p.read_bytes() for p in directory.iterdir()
-                            if p.is_file() and p.name.startswith(("policy_preprocessor", "policy_postprocessor"))}
+    policy.lerobot_files = {
+        p.name: p.read_bytes()
+        for p in directory.iterdir()
+        if p.is_file() and p.name.startswith(("policy_preprocessor", "policy_postprocessor"))
+    }
     if log_tau is not None and "log_tau" in policy.sampler_params():
         with torch.no_grad():
             policy.log_tau.copy_(log_tau)
     sched = config.get("noise_scheduler_type", "DDPM")
-    description = (f"LeRobot Diffusion Policy from {directory} ({sched}-trained, {config['prediction_type']} prediction, "
-                   f"{config['num_train_timesteps']} train timesteps, clip_sample={config['clip_sample']}), converted to a flow "
-                   f"on the {flow_config.sampler.num_steps}-step DDIM grid ({velocity.grid!r} time labels); observes {layout}"
-                   + (f" x {n_obs} steps" if n_obs > 1 else ""))
+    description = (
+        f"LeRobot Diffusion Policy from {directory} ({sched}-trained, {config['prediction_type']} prediction, "
+        f"{config['num_train_timesteps']} train timesteps, clip_sample={config['clip_sample']}), converted to a flow "
+        f"on the {flow_config.sampler.num_steps}-step DDIM grid ({velocity.grid!r} time labels); observes {layout}"
+        + (f" x {n_obs} steps" if n_obs > 1 else "")
+    )
     policy.description = description
     return policy
 
@@ -110,7 +141,9 @@ def _dataclass_kwargs(cls, raw: dict) -> dict:
         if key not in names:
             continue
         if key in ("input_features", "output_features") and value is not None:
-            value = {k: PolicyFeature(type=FeatureType(ft["type"]), shape=tuple(ft["shape"])) for k, ft in value.items()}
+            value = {
+                k: PolicyFeature(type=FeatureType(ft["type"]), shape=tuple(ft["shape"])) for k, ft in value.items()
+            }
         elif key == "normalization_mapping":
             value = {k: NormalizationMode(v) for k, v in value.items()}
         elif isinstance(value, list):
@@ -145,15 +178,19 @@ def export_lerobot_diffusion(policy, directory: Path) -> None:
     config = dict(policy.lerobot_config)
     config.update(noise_scheduler_type="DDIM", num_inference_steps=policy.config.sampler.num_steps)
     (directory / "config.json").write_text(json.dumps(config, indent=4))
-    state = {f"diffusion.unet.{k}": v.detach().to("cpu", torch.float32).contiguous()
-             for k, v in policy.velocity_net.unet.state_dict().items()}
+    state = {
+        f"diffusion.unet.{k}": v.detach().to("cpu", torch.float32).contiguous()
+        for k, v in policy.velocity_net.unet.state_dict().items()
+    }
     save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
     for name, data in policy.lerobot_files.items():
         (directory / name).write_bytes(data)
     from genpo.lerobot.pusht import add_block_pose_step, is_pusht_split_layout
 
     if is_pusht_split_layout(config) and (directory / "policy_preprocessor.json").is_file():
-        add_block_pose_step(directory)  # lerobot-eval on LeRobot's pusht env (corners -> block pose); no-op on 3-d input
+        add_block_pose_step(
+            directory
+        )  # lerobot-eval on LeRobot's pusht env (corners -> block pose); no-op on 3-d input
     sampler = dataclasses.asdict(policy.config.sampler) | {"diffusion_grid": policy.velocity_net.grid}
     if "log_tau" in policy.sampler_params():
         sampler["log_tau"] = policy.log_tau.detach().cpu().double().tolist()

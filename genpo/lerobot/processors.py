@@ -18,8 +18,8 @@ All are per-element affine maps x_n = (x - offset) / scale, which is how we hold
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from safetensors.torch import load_file, save_file

@@ -14,8 +14,9 @@ both are saved, so the fine-tuned policy samples exactly as it was trained.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import numpy as np
 import torch

@@ -14,8 +14,9 @@ Flow matching (genpopp.md): linear interpolant x_t = t a + (1 - t) eps, velocity
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import numpy as np
 import torch

@@ -11,8 +11,9 @@ demonstrated chunks; fine-tuning (finetune/algos/gaussian.py) is standard PPO.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -55,7 +56,11 @@ class GaussianPolicy(ChunkPolicy):
         """mean + std * clip(eps); zero=True: the mean. stored = the flattened chunk (B, H*d)."""
         mean, std = self.distribution(obs)
         if latent is None:
-            latent = torch.zeros_like(mean) if zero else torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            latent = (
+                torch.zeros_like(mean)
+                if zero
+                else torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            )
         noise = latent.clamp(-self.config.noise_clip, self.config.noise_clip) if self.config.noise_clip > 0 else latent
         action = mean + std * noise
         return PolicyOutput(self.to_env_actions(action), SampleOutput(action, action, latent, None))

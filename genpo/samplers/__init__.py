@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from genpo.samplers.base import (LOG_2PI, Sampler, SampleOutput, VelocityFn, normal_log_density,
-                                 standard_normal_log_prob, time_grid)
+from genpo.samplers.base import (
+    LOG_2PI,
+    SampleOutput,
+    Sampler,
+    VelocityFn,
+    normal_log_density,
+    standard_normal_log_prob,
+    time_grid,
+)
 from genpo.samplers.ddpm import DenoisingSampler
 from genpo.samplers.euler import EulerSampler
 from genpo.samplers.noisy_euler import NoisyEulerSampler

@@ -18,12 +18,12 @@ x_T = latent[:, 0] (not clipped, as DPPO) and the step noises latent[:, 1:].
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from genpo.samplers.base import Sampler, SampleOutput, normal_log_density
+from genpo.samplers.base import SampleOutput, Sampler, normal_log_density
 
 EpsFn = Callable[[Tensor, int], Tensor]
 """eps_hat(x, i): the noise prediction at chain step i."""
@@ -86,7 +86,7 @@ class DenoisingSampler(Sampler):
         self.split = 0 if ft_denoising_steps in (0, self.num_steps) else self.num_steps - ft_denoising_steps
 
     @classmethod
-    def from_config(cls, d) -> "DenoisingSampler":
+    def from_config(cls, d) -> DenoisingSampler:
         """From a genpo.policies.diffusion.DiffusionConfig."""
         return cls(d.num_train_timesteps, d.beta_schedule, d.ddim_steps, d.eta, d.x0_clip, d.noise_clip, d.final_clip,
                    d.min_sampling_std, d.min_logprob_std, d.ft_denoising_steps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genpo.samplers.base import Sampler, SampleOutput, VelocityFn, broadcast_time, time_grid
+from genpo.samplers.base import SampleOutput, Sampler, VelocityFn, broadcast_time, time_grid
 
 
 class EulerSampler(Sampler):
@@ -16,7 +16,7 @@ class EulerSampler(Sampler):
         self.num_steps = num_steps
 
     @classmethod
-    def from_config(cls, cfg) -> "EulerSampler":
+    def from_config(cls, cfg) -> EulerSampler:
         return cls(cfg.num_steps, cfg.grid)
 
     def latent_shape(self, batch: int, dim: int) -> tuple[int, ...]:

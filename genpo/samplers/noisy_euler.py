@@ -18,13 +18,21 @@ Shapes: latent (B, N + 1, D) = (x_0, eps_0 .. eps_{N-1}); stored chain (B, N + 1
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from genpo.samplers.base import (LOG_2PI, Sampler, SampleOutput, VelocityFn, broadcast_time, normal_log_density,
-                                 standard_normal_log_prob, time_grid)
+from genpo.samplers.base import (
+    LOG_2PI,
+    SampleOutput,
+    Sampler,
+    VelocityFn,
+    broadcast_time,
+    normal_log_density,
+    standard_normal_log_prob,
+    time_grid,
+)
 
 
 def _clip(x: Tensor, bound: float) -> Tensor:

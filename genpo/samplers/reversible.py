@@ -1,6 +1,6 @@
 """GenPO++ reversible two-step sampler with an exact likelihood.
 
-Mirrors docs ``genpopp.md`` (shared/design) section by section:
+Mirrors docs/genpopp.md section by section:
 
   §1 forward : x_{i+1} = sigma * x_{i-1} + (1 - sigma) * x_i + c_i * v(x_i, t_i)
      inverse : x_{i-1} = [x_{i+1} - (1 - sigma) * x_i - c_i * v(x_i, t_i)] / sigma
@@ -20,12 +20,13 @@ Shapes: x, xi, tau broadcast over (B, D); the stored pair and the latent are (B,
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from genpo.samplers.base import Sampler, SampleOutput, VelocityFn, broadcast_time, standard_normal_log_prob, time_grid
+from genpo.samplers.base import SampleOutput, Sampler, VelocityFn, broadcast_time, standard_normal_log_prob, time_grid
 
 Init = Literal["pretrained", "independent"]
 Coefficient = Literal["consistent", "dt"]
@@ -75,7 +76,7 @@ class ReversibleSampler(Sampler):
         self._check_inverse_gain()
 
     @classmethod
-    def from_config(cls, cfg) -> "ReversibleSampler":
+    def from_config(cls, cfg) -> ReversibleSampler:
         return cls(cfg.num_steps, cfg.sigma, cfg.init, cfg.coefficient, cfg.grid, tau=cfg.tau, learn_tau=cfg.learn_tau)
 
     def parameters(self, dim: int, device: torch.device | str) -> dict[str, nn.Parameter]:
