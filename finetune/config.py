@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from finetune.algos import ALGORITHMS
+from genpo.config import Allowed, above, at_least, between
 from genpo.task import TaskConfig
 
 
@@ -43,8 +45,20 @@ class PPOConfig:
     normalize_advantages: bool = True
     reward_scaling: bool = True  # divide rewards by a running std of the discounted return
     bootstrap_truncated: bool = True  # False: treat time limits as terminal (ReinFlow/DPPO behaviour)
-    ratio_check_tol: float = 1e-5  # |ratio - 1| allowed on the first minibatch at theta_old
+    ratio_check_tol: float = 1e-5  # |ratio - 1| allowed on the first minibatch at theta_old (same layout: exact)
+    # |log p at sampling - log p recomputed from the stored sample| allowed: float32 round-off of the inversion
+    # measured 2e-5..2e-4 (Hopper, PushT flows) and 7.7e-4 (LeRobot Diffusion Policy on PushT); a wrong grid: >= 1
+    log_prob_tol: float = 1e-2
     critic_hidden: list[int] = field(default_factory=lambda: [256, 256])
+
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "iterations": at_least(0), "steps_per_iter": at_least(1), "epochs": at_least(1), "minibatch_size": at_least(1),
+        "sample_repeats": at_least(1), "gamma": between(0, 1, low_open=True), "gae_lambda": between(0, 1),
+        "clip": above(0), "value_clip": at_least(0), "actor_lr": above(0), "critic_lr": above(0),
+        "min_lr": between(0, "max_lr", low_open=True), "target_kl": at_least(0), "kl_early_stop": at_least(0),
+        "lr_cycle": at_least(0), "lr_warmup": at_least(0), "critic_warmup_iters": at_least(0),
+        "ratio_check_tol": above(0), "log_prob_tol": above(0),
+    }
 
 
 @dataclass
@@ -72,6 +86,10 @@ class RunConfig:
     threads: int = 1  # torch intra-op threads per process (1 is fastest for these small nets on CPU); 0: torch's default
     processes: int = 0  # expected world size (e.g. 2 with configs/accelerate/cpu_2proc.yaml): the run stops at start if
     # accelerate started another number of ranks (`accelerate launch --cpu --num_processes 2` starts ONE); 0: any
+
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "eval_episodes": at_least(0), "eval_every": at_least(0), "threads": at_least(0), "processes": at_least(0),
+    }
 
 
 def finetune_config_class() -> type[RunConfig]:

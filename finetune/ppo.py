@@ -158,6 +158,17 @@ class PPO:
             old[index] = self.algorithm.log_prob(data["obs"][index], data["stored"][index])
         return old
 
+    def check_log_prob_gap(self, sampled: Tensor, recomputed: Tensor) -> float:
+        """max |log p at sampling - log p recomputed from what was stored| over every rank's buffer; above
+        ppo.log_prob_tol, sampling and the log-prob disagree (e.g. a time grid or a precision that differs
+        between them), and training would follow a wrong ratio: stop with the gap."""
+        gap = self.accelerator.reduce((recomputed - sampled).abs().max().reshape(1), "max")[0].item()
+        if not gap <= self.cfg.log_prob_tol:
+            raise RatioCheckError(f"the log-prob recomputed from the stored samples differs from the sampling-time one by "
+                                  f"{gap:.3g} > ppo.log_prob_tol={self.cfg.log_prob_tol:g}: the sampler and its log-prob do "
+                                  "not agree (time grid, precision or sampler parameters changed between them)")
+        return gap
+
     def mean_over_ranks(self, value: Tensor) -> Tensor:
         return self.accelerator.reduce(value.detach().reshape(1), "mean")[0]
 
@@ -175,8 +186,11 @@ class PPO:
         )
         data = rollout.flatten() | {"advantage": advantages.flatten(), "return": returns.flatten()}
         layout = self.minibatch_layout(len(data["advantage"]))
+        gap = None
         if train_actor:
-            data["log_prob"] = self.recompute_old_log_prob(data, layout[0])
+            recomputed = self.recompute_old_log_prob(data, layout[0])
+            gap = self.check_log_prob_gap(data["log_prob"], recomputed)
+            data["log_prob"] = recomputed  # the exact old log-prob of this layout: r == 1 on the first minibatch
         sums: dict[str, float] = {}
         minibatches = 0
         for epoch, batches in enumerate(layout):
@@ -194,6 +208,8 @@ class PPO:
         out = {k: v / minibatches for k, v in sums.items()}  # means over minibatches, but for the one-off check:
         if "ppo/ratio_check" in sums:
             out["ppo/ratio_check"] = sums["ppo/ratio_check"]
+        if gap is not None:
+            out["ppo/log_prob_gap"] = gap
         out["ppo/epochs"] = epoch + 1
         out["ppo/explained_variance"] = explained_variance(data["value"], data["return"])
         out["ppo/actor_lr"] = self.actor_opt.param_groups[0]["lr"]

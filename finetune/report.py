@@ -8,6 +8,8 @@ from pathlib import Path
 
 import matplotlib
 
+from finetune.conversion import conversion_text
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -19,8 +21,11 @@ CURVES = [("return", ["train/return", "eval_zero/return_mean", "eval_stochastic/
 
 
 def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
+    """curves.png: one panel per logged quantity; no file when nothing was logged."""
     panels = [(title, [k for k in keys if any(math.isfinite(r.get(k, math.nan)) for r in rows)]) for title, keys in CURVES]
     panels = [(title, keys) for title, keys in panels if keys]
+    if not panels:  # nothing was logged (e.g. ppo.iterations=0 eval_episodes=0)
+        return
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     for ax, (title, keys) in zip(axes[0], panels):
         for key in keys:
@@ -53,7 +58,9 @@ def write_report(run_dir: Path, summary: dict, rows: list[dict[str, float]]) -> 
              "| policy | sampling | return (mean ± std) | success |", "|---|---|---|---|",
              *score_lines("pretrained", summary["pretrained"]), *score_lines("fine-tuned", summary["final"]), "",
              f"- env steps: {summary['env_steps']:,} over {summary['iterations']} iterations, {summary['processes']} process(es)",
-             f"- wall time: {summary['wall_time_s']:.0f} s", f"- checkpoint: {summary['checkpoint']}", ""]
+             f"- wall time: {summary['wall_time_s']:.0f} s", f"- checkpoint: {summary['checkpoint']}",
+             *([f"- {line}" for line in conversion_text(summary["conversion"]).splitlines()] if summary["conversion"] else []),
+             ""]
     markdown = "\n".join(lines)
     (run_dir / "report.md").write_text(markdown)
     (run_dir / "report.json").write_text(json.dumps(summary, indent=2))

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from finetune.algos import Algorithm, algorithm_class
 from finetune.config import RunConfig, run_config
+from finetune.conversion import check_conversion, conversion_text, start_observations, zero_sampling_actions
 from finetune.ppo import PPO, ActorCritic
 from finetune.report import write_report
 from genpo.checkpoint import load_policy
@@ -31,6 +32,7 @@ from genpo.samplers import SamplerConfig
 
 STATE_NAME = "training_state.pt"
 MODEL_NAME = "actor_critic.safetensors"  # everything the algorithm and critic hold beyond the policy's own files
+CONVERSION_PROBE_STEPS = 16  # policy steps per env of the pretrained policy whose states the conversion check uses
 POLICY_PREFIX = "algorithm.policy."  # the policy's weights inside ActorCritic's state dict (stored once, as the policy)
 
 
@@ -121,8 +123,6 @@ class FinetuneRun:
                 start, obs_dim=obs_dim, action_dim=action_dim, diffusion_grid=cfg.policy.diffusion_grid or None
             )
         )
-        if self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         rank = self.accelerator.process_index
@@ -134,14 +134,23 @@ class FinetuneRun:
             seed=cfg.seed + rank,
         )
         self.env = make_env(self.env_cfg)
+        if self.is_main:  # only once the start checkpoint and the env are known to work
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             if policy is None:
                 policy = scratch_policy(cfg, obs_dim, action_dim, self.env.action_low.cpu(), self.env.action_high.cpu())
             self.source = policy.description
             policy = policy.to(self.accelerator.device)
             resumed_policy = {k: v.clone() for k, v in policy.state_dict().items()} if cfg.resume else None
+            checks_conversion = policy.pretrained and not cfg.resume
+            if checks_conversion:  # the pretrained policy's own zero-sampling actions, before the algorithm converts it
+                probe = start_observations(policy, self.env, CONVERSION_PROBE_STEPS, cfg.seed + 1000 * rank)
+                own_actions = zero_sampling_actions(policy, probe)
             algorithm = algorithm_type(policy, getattr(cfg, algorithm_type.section()))
             algorithm.prepare(self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1))
+            self.conversion = None
+            if checks_conversion:
+                self.conversion = check_conversion(own_actions, algorithm, probe, algorithm.conversion_notes()).summary()
             self.ppo = PPO(
                 cfg.ppo,
                 ActorCritic(algorithm, cfg.ppo.critic_hidden).to(self.accelerator.device),
@@ -157,6 +166,8 @@ class FinetuneRun:
             if self.is_main:
                 (self.run_dir / "config.yaml").write_text(to_yaml(run_config(cfg, algorithm.cfg)))
                 print(f"fine-tuning {self.source} with {cfg.algo} in {self.run_dir}")
+                if self.conversion is not None:
+                    print(conversion_text(self.conversion))
         except BaseException:  # a simulator (one per process for IsaacLab) must not outlive a failed start
             self.env.close()
             raise
@@ -232,6 +243,7 @@ class FinetuneRun:
             "best_score": self.best_score,
             "evals": self.evals,
             "source": self.source,
+            "conversion": self.conversion,
         }
 
         def write(tmp: Path) -> None:
@@ -258,7 +270,8 @@ class FinetuneRun:
                 f"unexpected {unexpected[:5]}"
             )
         self.ppo.load_state_dict(state["ranks"][self.accelerator.process_index])
-        self.best_score, self.evals, self.source = state["best_score"], state["evals"], state["source"]
+        self.best_score, self.evals = state["best_score"], state["evals"]
+        self.source, self.conversion = state["source"], state["conversion"]
         self.logger.truncate(self.ppo.iteration)
         if self.is_main:
             print(f"resumed {self.run_dir} at iteration {self.ppo.iteration}")
@@ -278,48 +291,43 @@ class FinetuneRun:
             raise
 
     def run_iterations(self) -> dict:
-        cfg, start = self.cfg, time.time()
-        if "pretrained" not in self.evals:
-            self.evals["pretrained"] = self.evaluate()
-            self.logger.log(0, {"env_steps": 0, **self.evals["pretrained"]})
-        bar = tqdm(
-            total=cfg.ppo.iterations,
-            initial=self.ppo.iteration,
-            desc=f"{cfg.algo} {cfg.task.name}",
-            disable=not self.is_main,
-            dynamic_ncols=True,
-            mininterval=2.0,
-        )
-        while self.ppo.iteration < cfg.ppo.iterations:
-            it = self.ppo.iteration + 1
-            try:
-                metrics = self.ppo.iterate()
-                self.check_finite()
-            except FloatingPointError as err:
-                raise SystemExit(
-                    f"training diverged at iteration {it}: {err}. "
-                    f"The last good checkpoint is kept in {self.run_dir / 'checkpoints' / 'last'}"
-                ) from None
-            metrics["time/elapsed_s"] = time.time() - start
-            if (cfg.eval_every and it % cfg.eval_every == 0) or it == cfg.ppo.iterations:
-                evals = self.evaluate()
-                metrics |= evals
-                if evals and self.score(evals) > self.best_score:
-                    self.best_score = self.score(evals)
-                    self.save_checkpoint("best")
-                self.evals["final"] = evals
-            self.logger.log(it, metrics)
-            self.save_checkpoint("last")
-            bar.set_postfix(
-                {
-                    k.split("/")[-1]: f"{metrics[k]:.3g}"
-                    for k in ("train/return", "eval_zero/return_mean", "ppo/kl")
-                    if k in metrics
-                }
-            )
-            bar.update(1)
-        bar.close()
+        cfg, start, it = self.cfg, time.time(), 0
+        try:
+            if "pretrained" not in self.evals:
+                self.evals["pretrained"] = self.evaluate()
+                self.logger.log(0, {"env_steps": 0, **self.evals["pretrained"]})
+            bar = tqdm(total=cfg.ppo.iterations, initial=self.ppo.iteration, desc=f"{cfg.algo} {cfg.task.name}",
+                       disable=not self.is_main, dynamic_ncols=True, mininterval=2.0)
+            while self.ppo.iteration < cfg.ppo.iterations:
+                it = self.ppo.iteration + 1
+                metrics = self.run_iteration(it, start)
+                bar.set_postfix({k.split("/")[-1]: f"{metrics[k]:.3g}" for k in ("train/return", "eval_zero/return_mean",
+                                                                                 "ppo/kl") if k in metrics})
+                bar.update(1)
+            bar.close()
+        except FloatingPointError as err:  # non-finite actions, losses or parameters: stop, keep the last good state
+            last = self.run_dir / "checkpoints" / "last"
+            kept = f"the last good checkpoint is {last}" if last.is_dir() else "no checkpoint was written"
+            where = f"iteration {it}" if it else "the evaluation of the start policy"
+            raise SystemExit(f"training stopped at {where}: {err}; {kept}") from None
         return self.finish(time.time() - start)
+
+    def run_iteration(self, it: int, start: float) -> dict[str, float]:
+        """PPO iteration `it`, then (every eval_every and at the end) evaluation and `best`, then `last`."""
+        cfg = self.cfg
+        metrics = self.ppo.iterate()
+        self.check_finite()
+        metrics["time/elapsed_s"] = time.time() - start
+        if (cfg.eval_every and it % cfg.eval_every == 0) or it == cfg.ppo.iterations:
+            evals = self.evaluate()
+            metrics |= evals
+            if evals and self.score(evals) > self.best_score:
+                self.best_score = self.score(evals)
+                self.save_checkpoint("best")
+            self.evals["final"] = evals
+        self.logger.log(it, metrics)
+        self.save_checkpoint("last")
+        return metrics
 
     def finish(self, wall_time: float) -> dict:
         summary = {
@@ -327,6 +335,7 @@ class FinetuneRun:
             "task": self.cfg.task.name,
             "seed": self.cfg.seed,
             "source": self.source,
+            "conversion": self.conversion,
             "pretrained": self.evals["pretrained"],
             "final": self.evals.get("final", self.evals["pretrained"]),
             "env_steps": self.ppo.env_steps,

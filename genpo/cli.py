@@ -15,7 +15,7 @@ Which errors count as the user's
 An exception raised while starting is turned into one line only when it is
 
 * a `genpo.config.ConfigError` (raised only for config files and overrides), or
-* a `ValueError` (incl. JSONDecodeError...), `FileNotFoundError` or `ImportError` raised **by a raise
+* a `ValueError`, `FileNotFoundError` or `ImportError` raised **by a raise
   statement in this project's code** (genpo, finetune, pretrain, tools, lerobot_policy_genpo or the
   script itself): the innermost frame of its traceback belongs to one of those modules and stopped at
   a RAISE_VARARGS instruction.
@@ -36,6 +36,15 @@ they are programming errors, and torch raises RuntimeError for anything. Errors 
 (inside training) are outside the boundary altogether. The one case the rule gets wrong is an internal
 check of ours that fails while starting (a ValueError raised by our code about our own state): it
 prints its one line, and GENPO_DEBUG=1 shows where it came from.
+
+Under `accelerate launch`
+-------------------------
+The launcher tees the child's stderr, so the line is printed; without `-q` (`--quiet`) accelerate then
+raises its own CalledProcessError traceback, which repeats the child's stderr. `accelerate launch -q`
+keeps only the child's output (a training error still shows the child's traceback). Either way the
+launcher exits with status 1, not the child's 2 (accelerate 1.16 discards it). With several ranks each
+prints its line, prefixed `[rank N]` (an error on one rank only is not lost), and torch's elastic agent
+adds its failure summary.
 """
 
 from __future__ import annotations

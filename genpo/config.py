@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -223,9 +224,10 @@ def _type_words(annotation: Any) -> str:
         return "a list"
     if origin is dict:
         return "a mapping"
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        kinds = [_type_words(a) for a in typing.get_args(annotation) if a is not type(None)]
-        return " or ".join(kinds) + " (or null)" if type(None) in typing.get_args(annotation) else " or ".join(kinds)
+    if origin in (typing.Union, types.UnionType):  # int | None
+        args = typing.get_args(annotation)
+        kinds = " or ".join(_type_words(a) for a in args if a is not type(None))
+        return kinds + " (or null)" if type(None) in args else kinds
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(annotation, str(annotation))
 
 

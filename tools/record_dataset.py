@@ -37,7 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", required=True, help="a configs/task/<name>.yaml")
     parser.add_argument("--policy", required=True, help="a policy directory (genpo or LeRobot)")
-    parser.add_argument("--episodes", type=int, required=True, help="episodes to record, rounded up to a multiple of the number of envs (each env runs as many)")
+    parser.add_argument("--episodes", type=int, required=True,
+                        help="episodes to record, rounded up to a multiple of the number of envs (each env runs as many)")
     parser.add_argument("--sampling", choices=("zero", "stochastic"), required=True,
                         help="zero: latent z = 0 (a Gaussian policy's mean); stochastic: z ~ N(0, I)")
     parser.add_argument("--out", required=True, help="dataset directory to write (replaced atomically)")
@@ -106,13 +107,16 @@ def card(args: argparse.Namespace, episodes: list[dict[str, np.ndarray]], task_i
     returns = np.array([ep["next.reward"].astype(np.float64).sum() for ep in episodes])
     lengths = np.array([len(ep["action"]) for ep in episodes])
     frames = int(lengths.sum())
+    latent = "latent z = 0, a Gaussian policy's mean" if args.sampling == "zero" else "z ~ N(0, I)"
+    spread = (f"return {returns.mean():.1f} ± {returns.std():.1f} (min {returns.min():.1f}, max {returns.max():.1f}); "
+              f"length {lengths.mean():.1f} ± {lengths.std():.1f}")
     return f"""# {resolve_path(args.out).name}
 
 {args.description or "Episodes recorded from a policy checkpoint."}
 
 - env: `{task_id}` (task config `configs/task/{args.task}.yaml`), {args.fps} policy steps per second
-- policy: `{args.policy}`, {args.sampling} sampling ({"latent z = 0, a Gaussian policy's mean" if args.sampling == "zero" else "z ~ N(0, I)"})
-- episodes: {len(episodes)} ({frames:,} frames); return {returns.mean():.1f} ± {returns.std():.1f} (min {returns.min():.1f}, max {returns.max():.1f}); length {lengths.mean():.1f} ± {lengths.std():.1f}
+- policy: `{args.policy}`, {args.sampling} sampling ({latent})
+- episodes: {len(episodes)} ({frames:,} frames); {spread}
 - terminated (not time-out) episodes: {sum(bool(ep["next.terminated"][-1]) for ep in episodes)}
 - features: observation.state, action, next.reward, next.done, next.terminated
 - made by (offline, from the project's own checkpoint; no download):

@@ -60,6 +60,10 @@ class Algorithm(nn.Module):
     def prepare(self, obs: Tensor) -> None:
         """Called once before training with observations of the first reset (e.g. GenPO++'s tau calibration)."""
 
+    def conversion_notes(self) -> list[str]:
+        """Warnings about settings known to move a pretrained policy (printed with the run's conversion check)."""
+        return []
+
     @property
     def device(self) -> torch.device:
         """The policy's device: state an algorithm adds is created there (accelerate moved the policy first)."""

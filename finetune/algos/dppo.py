@@ -25,11 +25,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
 from finetune.algos.base import Act, Algorithm
+from genpo.config import Allowed, above, at_least, between
 from genpo.policies import DiffusionPolicy
 
 
@@ -51,6 +53,12 @@ class DPPOConfig:
     gamma_denoising: float = 0.99  # advantage weight gamma^(steps to the chain's end)
     clip_base: float = 0.01  # clip range of the earliest fine-tuned step, rising to ppo.clip at the last
     clip_rate: float = 3.0  # exponential rate of that rise
+
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "ddim_steps": at_least(0), "ft_denoising_steps": at_least(0), "min_sampling_std": above(0),
+        "min_logprob_std": above(0), "log_prob_min": Allowed(high="log_prob_max", high_open=True),
+        "gamma_denoising": between(0, 1, low_open=True), "clip_base": above(0),
+    }
 
 
 def clip_ranges(clip: float, base: float, rate: float, steps: int) -> Tensor:

@@ -14,11 +14,13 @@ Evaluation: zero sampling (x_0 = 0) and stochastic sampling of the same ODE.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
 from finetune.algos.base import Act, Algorithm
+from genpo.config import Allowed, at_least, one_of
 from genpo.policies import FlowPolicy
 from genpo.samplers import SamplerConfig
 
@@ -32,14 +34,16 @@ class FPOConfig:
     aspo: bool = True  # PPO clip for A >= 0, SPO penalty for A < 0; False: PPO clip everywhere (vanilla FPO)
     loss_reduction: str = "mean"  # the CFM loss over action entries: mean | sum
 
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "num_steps": at_least(0), "num_mc": at_least(1), "loss_reduction": one_of("mean", "sum"),
+    }
+
 
 class FPO(Algorithm):
     name = "fpo"
     config_class = FPOConfig
 
     def __init__(self, policy: FlowPolicy, cfg: FPOConfig):
-        if cfg.loss_reduction not in ("mean", "sum"):
-            raise ValueError(f"fpo.loss_reduction must be 'mean' or 'sum', got {cfg.loss_reduction!r}")
         super().__init__(policy, cfg)
         policy.set_sampler(SamplerConfig(kind="euler", num_steps=cfg.num_steps or policy.config.sampler.num_steps))
         self.dim = policy.config.flat_action_dim

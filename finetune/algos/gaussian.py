@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
 from finetune.algos.base import Act, Algorithm, Evaluation
+from genpo.config import Allowed, at_least, between
 from genpo.policies import GaussianPolicy
 from genpo.samplers import LOG_2PI, normal_log_density
 
@@ -28,6 +30,10 @@ class GaussianPPOConfig:
     max_std: float = 1.0
     entropy_coef: float = 0.0
     executed_only: bool = True  # log-prob over the executed actions of the chunk (exact marginal)
+
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "init_std": at_least(0), "min_std": between(0, "max_std", low_open=True), "entropy_coef": at_least(0),
+    }
 
 
 class GaussianPPO(Algorithm):

@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
 from finetune.algos.base import Act, Algorithm
+from genpo.config import Allowed, above, at_least, between, one_of
 from genpo.policies import FlowPolicy
 from genpo.samplers import SamplerConfig
 
@@ -26,6 +28,11 @@ class GenPOppConfig:
     action_noise: float = 0.08  # calibrate tau so the std of x_N caused by the history noise is this
     tau: float = 0.0  # > 0: use this tau instead of calibrating
     learn_tau: bool = False
+
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "num_steps": at_least(0), "sigma": between(0, 1, low_open=True), "init": one_of("auto", "pretrained", "independent"),
+        "coefficient": one_of("consistent", "dt"), "action_noise": above(0), "tau": at_least(0),
+    }
 
 
 @torch.no_grad()
@@ -65,6 +72,18 @@ class GenPOpp(Algorithm):
             gain = history_noise_gain(self.policy, obs)
             with torch.no_grad():
                 self.policy.sampler_params()["log_tau"].copy_(torch.log(self.cfg.action_noise / gain))
+
+    def conversion_notes(self) -> list[str]:
+        notes = []
+        if self.policy.pretrained and self.cfg.coefficient == "dt":
+            notes.append("genpopp.coefficient=dt on a pretrained checkpoint: c_i = h_i integrates the flow's ODE with the "
+                         "wrong step (docs/genpopp.md §1), so the converted sampler drifts from the pretrained one; "
+                         "use coefficient=consistent")
+        if self.policy.pretrained and self.cfg.init == "independent":
+            notes.append("genpopp.init=independent on a pretrained checkpoint: init A starts from an independent pair, "
+                         "not the flow's Euler start (docs/genpopp.md §3), so it does not reproduce the pretrained policy; "
+                         "use init=pretrained (or auto)")
+        return notes
 
     @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Act:

@@ -24,11 +24,13 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from finetune.algos.base import Act, Algorithm, Evaluation
+from genpo.config import Allowed, at_least, between
 from genpo.networks import SinusoidalTimeEmbedding, mlp
 from genpo.policies import FlowPolicy
 from genpo.samplers import LOG_2PI, NoisyEulerSampler, SamplerConfig, standard_normal_log_prob
@@ -54,6 +56,12 @@ class ReinFlowConfig:
     log_prob_max: float = 1.0
     entropy_coef: float = 0.03
     bc_coef: float = 0.0  # > 0: W2 term, MSE to the frozen pretrained flow's deterministic action
+
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "num_steps": at_least(0), "min_std": between(0, "max_std", low_open=True), "max_std_hold": between(0, 1),
+        "max_std_decay": between(0, 1), "log_prob_min": Allowed(high="log_prob_max", high_open=True),
+        "entropy_coef": at_least(0), "bc_coef": at_least(0),
+    }
 
 
 class NoiseNet(nn.Module):

@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from genpo.config import Allowed, at_least, one_of
 
 
 @dataclass
@@ -27,6 +30,11 @@ class EnvConfig:
     device: str = "cpu"  # where observation/reward tensors live (IsaacLab: the sim device)
     seed: int | None = None  # IsaacLab: env_cfg.seed at construction (the runner sets seed + rank)
     kwargs: dict = field(default_factory=dict)  # passed to the backend's env constructor
+
+    ALLOWED: ClassVar[dict[str, Allowed]] = {
+        "num_envs": at_least(1), "action_steps": at_least(1), "max_episode_steps": at_least(1),
+        "vector_mode": one_of("sync", "async"),
+    }
 
 
 @dataclass
@@ -70,7 +78,8 @@ class BatchedEnv(ABC):
         """actions (B, k, action_dim), k = action_steps, in env units (the adapter clips to bounds)."""
 
     def check_actions(self, actions: Tensor) -> Tensor:
-        """actions as a (B, k, action_dim) tensor ((B, action_dim) is accepted when k = 1), or a clear error."""
+        """actions as a finite (B, k, action_dim) tensor ((B, action_dim) is accepted when k = 1), or a clear error
+        (FloatingPointError for NaN/inf entries)."""
         actions = torch.as_tensor(actions)
         if actions.dim() == 2 and self.action_steps == 1:
             actions = actions.unsqueeze(1)
@@ -78,6 +87,10 @@ class BatchedEnv(ABC):
         if tuple(actions.shape) != expected:
             raise ValueError(f"actions must have shape (num_envs, action_steps, action_dim) = {expected}, "
                              f"got {tuple(actions.shape)}")
+        finite = torch.isfinite(actions)
+        if not bool(finite.all()):  # never hand NaN/inf to a simulator (MuJoCo warns and can hang on them)
+            raise FloatingPointError(f"{int((~finite).sum())} of {finite.numel()} action entries are NaN or infinite; "
+                                     f"refused before they reached the {type(self).__name__} simulator")
         return actions
 
     def evaluation(self) -> contextlib.AbstractContextManager:

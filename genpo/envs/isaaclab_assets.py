@@ -328,4 +328,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from genpo.cli import user_errors
+
+    with user_errors():
+        main()

@@ -113,7 +113,7 @@ def resolve_gymnasium_task(backend: str, task: str) -> str:
             return canonical
     aliases = sorted(TASK_ALIASES.get(backend, {}))
     raise ValueError(
-        f"unknown {backend} task {task!r}; valid tasks: {', '.join(known)}"
+        f"unknown {backend} task {task!r} (task.env.task); valid tasks: {', '.join(known)}"
         + (f" (aliases: {', '.join(aliases)})" if aliases else "")
     )
 
