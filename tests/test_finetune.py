@@ -2,24 +2,18 @@
 
 import copy
 import dataclasses
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
-import finetune.runner as runner
 from finetune.config import FinetuneConfig
 from finetune.ppo import RatioCheckError
 from finetune.runner import FinetuneRun
 from genpo.checkpoint import load_policy, save_policy
-from genpo.config import REPO_ROOT, ConfigError, load_config
+from genpo.config import ConfigError, load_config
 from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig
-from genpo.policies.gaussian import GaussianPolicy
 
 TINY = ["task.env.num_envs=2", "task.env.max_episode_steps=40", "ppo.steps_per_iter=8", "ppo.minibatch_size=8",
         "ppo.epochs=2", "ppo.critic_warmup_iters=0", "ppo.critic_hidden=[32,32]", "eval_episodes=2", "eval_every=1",
