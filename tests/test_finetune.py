@@ -2,18 +2,24 @@
 
 import copy
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
+import finetune.runner as runner
 from finetune.config import FinetuneConfig
 from finetune.ppo import RatioCheckError
 from finetune.runner import FinetuneRun
 from genpo.checkpoint import load_policy, save_policy
-from genpo.config import ConfigError, load_config
+from genpo.config import REPO_ROOT, ConfigError, load_config
 from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig
+from genpo.policies.gaussian import GaussianPolicy
 
 TINY = ["task.env.num_envs=2", "task.env.max_episode_steps=40", "ppo.steps_per_iter=8", "ppo.minibatch_size=8",
         "ppo.epochs=2", "ppo.critic_warmup_iters=0", "ppo.critic_hidden=[32,32]", "eval_episodes=2", "eval_every=1",
@@ -69,6 +75,113 @@ def test_resume_continues_iteration_optimizer_and_rng(tmp_path, hopper_checkpoin
     resumed.train()
     assert resumed.ppo.iteration == 3
     assert [r["step"] for r in resumed.logger.rows] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("task.env.task=Hopper-v99", "unknown .*task"),
+    ("algo=nope", "unknown algo"),
+    ("task=pusht", "obs_dim=11, but the env needs obs_dim=5"),
+])
+def test_bad_input_fails_before_any_env_starts(monkeypatch, hopper_checkpoint, override, message):
+    def no_env(*args, **kwargs):
+        raise AssertionError("an env was started before the input was validated")
+
+    monkeypatch.setattr(runner, "make_env", no_env)
+    with pytest.raises(ValueError, match=message):
+        FinetuneRun(config(f"policy.path={hopper_checkpoint}", *override.split()), [])
+
+
+def test_two_process_accelerate_keeps_parameters_identical(tmp_path, hopper_checkpoint):
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO_ROOT / "tests" / "ddp_worker.py"), str(tmp_path),
+           *TINY, f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path / 'run'}"]
+    subprocess.run(cmd, check=True, env=env, cwd=REPO_ROOT, timeout=300)
+    rank0, rank1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
+    assert rank0["world_size"].item() == 2 == rank1["world_size"].item()
+    assert not torch.equal(rank0["last_obs"], rank1["last_obs"]), "both ranks saw the same data"
+    assert rank0["ratio_check"].item() <= 1e-5 and rank1["ratio_check"].item() <= 1e-5
+    after = [k for k in rank0 if k.startswith("after.")]
+    assert any(not torch.equal(rank0[k], rank0[k.replace("after.", "before.")]) for k in after), "no update happened"
+    for key in after:
+        assert torch.equal(rank0[key], rank1[key]), f"{key} differs between ranks"
+
+
+def test_shipped_checkpoints_match_their_tasks():
+    for task in ("hopper", "pusht"):
+        cfg = load_config(FinetuneConfig, "finetune", [f"task={task}"])
+        path = REPO_ROOT / cfg.task.checkpoint
+        assert (path / "COMMAND").is_file(), f"{path} should record the command that made it"
+        from genpo.envs import env_spec
+
+        load_policy(path, obs_dim=env_spec(cfg.task.env)[0], action_dim=env_spec(cfg.task.env)[1])
+
+
+def test_non_finite_parameters_stop_the_run_and_keep_the_last_good_checkpoint(tmp_path, hopper_checkpoint):
+    run = FinetuneRun(config(f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path}", "ppo.iterations=3",
+                             "eval_episodes=0"), [])
+    iterate = run.ppo.iterate
+
+    def iterate_then_poison_on_second_call():
+        metrics = iterate()
+        if run.ppo.iteration == 2:
+            with torch.no_grad():
+                next(run.ppo.unwrapped.critic.parameters()).fill_(float("nan"))
+        return metrics
+
+    run.ppo.iterate = iterate_then_poison_on_second_call
+    with pytest.raises(SystemExit, match="training stopped at iteration 2: non-finite parameters.*last good checkpoint"):
+        run.train()
+    state = torch.load(tmp_path / "checkpoints" / "last" / "training_state.pt", weights_only=True)
+    assert state["ranks"][0]["iteration"] == 1
+    critic = load_file(tmp_path / "checkpoints" / "last" / "actor_critic.safetensors")
+    assert all(torch.isfinite(t).all() for t in critic.values())
+
+
+def test_training_from_scratch_uses_the_independent_pair_init(tmp_path):
+    cfg = config("policy.from_scratch=true", "policy.hidden_dim=32", "policy.num_blocks=1", "policy.num_steps=4",
+                 f"output_dir={tmp_path}", "ppo.iterations=1")
+    run = FinetuneRun(cfg, [])
+    sampler = run.algorithm.policy.sampler
+    assert sampler.init == "independent" and not run.algorithm.policy.sampler_params()
+    run.train()
+    assert run.logger.rows[-1]["ppo/ratio_check"] <= 1e-5
+    assert load_policy(tmp_path / "checkpoints" / "last", obs_dim=11, action_dim=3).config.sampler.init == "independent"
+
+
+def test_gaussian_ppo_from_scratch_trains_a_fresh_gaussian_policy(tmp_path):
+    """algo=ppo policy.from_scratch=true: how the project trains its own experts (e.g. IsaacLab Cartpole)."""
+    cfg = config("algo=ppo", "policy.from_scratch=true", "policy.hidden_dim=32", "policy.num_blocks=1",
+                 "task.horizon=1", "task.n_action_steps=1", f"output_dir={tmp_path}", "ppo.iterations=1")
+    run = FinetuneRun(cfg, [])
+    assert isinstance(run.algorithm.policy, GaussianPolicy) and "from scratch" in run.source
+    run.train()
+    assert run.logger.rows[-1]["ppo/ratio_check"] <= 1e-5
+    reloaded = load_policy(tmp_path / "checkpoints" / "last", obs_dim=11, action_dim=3)
+    assert isinstance(reloaded, GaussianPolicy) and reloaded.config.horizon == 1
+
+
+def test_nan_actions_never_reach_the_simulator(tmp_path, hopper_checkpoint):
+    run = FinetuneRun(config(f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path}", "ppo.iterations=2",
+                             "eval_episodes=0"), [])
+    act, simulator_step, seen = run.algorithm.act, run.env._venv.step, []
+
+    def act_nan_at_iteration_2(obs, generator=None):
+        out = act(obs, generator)
+        if run.ppo.iteration == 1:
+            out.env_actions = torch.full_like(out.env_actions, float("nan"))
+        return out
+
+    def recording_step(actions):
+        seen.append(np.isfinite(actions).all())
+        return simulator_step(actions)
+
+    run.algorithm.act, run.env._venv.step = act_nan_at_iteration_2, recording_step
+    with pytest.raises(SystemExit, match=r"training stopped at iteration 2: \d+ of \d+ action entries are NaN or infinite; "
+                                         "refused before they reached the GymVectorEnv simulator; the last good checkpoint"):
+        run.train()
+    assert seen and all(seen)
+    assert torch.load(tmp_path / "checkpoints" / "last" / "training_state.pt", weights_only=True)["ranks"][0]["iteration"] == 1
 
 
 @pytest.mark.parametrize("override, message", [
