@@ -2,7 +2,7 @@
 every dataset carries, and how feature arrays are stored. Shared by genpo.data.write and
 genpo.data.read (no lerobot import). The layout matches what lerobot 0.6 writes itself (checked field
 by field against `LeRobotDataset.create(...).save_episode()` output and loaded back with
-`LeRobotDataset` in tests/test_datasets.py)::
+`LeRobotDataset` in tests/genpo/test_datasets.py)::
 
     <root>/
       meta/info.json                              codebase_version "v3.0", fps, features, totals, paths

@@ -1,7 +1,7 @@
 """IsaacLab 3.0 adapter: ManagerBasedRLEnv / DirectRLEnv (torch, on the sim device) as a BatchedEnv.
 
 The IsaacLab contract it relies on (tests run it against the real IsaacLab 3.0 Cartpole on the CPU, and
-against tests/isaaclab_contract.py through fake isaaclab modules):
+against tests/genpo/isaaclab_contract.py through fake isaaclab modules):
 
     obs_dict, extras = env.reset(seed=...)
     obs_dict, reward, terminated, truncated, extras = env.step(actions)   # all (num_envs, ...) tensors

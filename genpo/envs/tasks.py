@@ -68,7 +68,7 @@ ISAACLAB_TASK_ALIASES: tuple[tuple[str, ...], ...] = (
     ("Isaac-Stack-Cube-Franka-v0", "IsaacContrib-Stack-Cube-Franka"),
 )
 
-# (obs_dim, action_dim) without making an env. Gymnasium entries are checked by tests/test_envs.py
+# (obs_dim, action_dim) without making an env. Gymnasium entries are checked by tests/genpo/test_envs.py
 # against a real env. IsaacLab Cartpole and Ant were measured on IsaacLab 3.0; the others were read from
 # the IsaacLab 2.x task configs (sum of the "policy" observation terms), not run here: IsaacLabEnv compares them
 # with the live env and raises on a mismatch, so a wrong entry fails loudly at make_env rather than silently.

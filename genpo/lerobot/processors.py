@@ -3,7 +3,7 @@
 LeRobot >= 0.4 keeps normalisation outside the policy, in processor pipelines saved next to the
 weights (``policy_preprocessor.json`` + a safetensors file of statistics per stateful step, and
 ``policy_postprocessor.json``). This module needs neither lerobot nor its import time: it writes and
-parses those JSON files directly. tests/test_lerobot.py checks that lerobot 0.6.1 loads what we write.
+parses those JSON files directly. tests/genpo/test_lerobot.py checks that lerobot 0.6.1 loads what we write.
 
 Normalisation formulas, as LeRobot's NormalizerProcessorStep applies them (eps = 1e-8):
     MEAN_STD   : (x - mean) / (std + eps)

@@ -94,7 +94,7 @@ def test_bad_input_fails_before_any_env_starts(monkeypatch, hopper_checkpoint, o
 def test_two_process_accelerate_keeps_parameters_identical(tmp_path, hopper_checkpoint):
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO_ROOT / "tests" / "ddp_worker.py"), str(tmp_path),
+           "--mixed_precision", "no", "--dynamo_backend", "no", str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path),
            *TINY, f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path / 'run'}"]
     subprocess.run(cmd, check=True, env=env, cwd=REPO_ROOT, timeout=300)
     rank0, rank1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))

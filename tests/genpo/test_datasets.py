@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from genpo.data import compute_stats, read_dataset, write_dataset
 from genpo.data import write as data_write
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "datasets"
 
 

@@ -35,7 +35,7 @@ from genpo.lerobot.pusht import pusht_keypoints_from_state, pusht_state_from_key
 from genpo.policies.flow import FlowPolicy, FlowPolicyConfig, SamplerConfig  # noqa: E402
 from genpo.samplers import EulerSampler, ReversibleSampler  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PUSHT_STATS = {"observation.state": {"min": np.array([10.0, 20, 50, 60, 0]), "max": np.array([500.0, 490, 450, 460, 6.28]),
                                      "mean": np.array([250.0, 260, 240, 250, 3.1]), "std": np.array([100.0, 110, 90, 95, 1.8])},
                "action": {"min": np.array([12.0, 25]), "max": np.array([505.0, 498]),

@@ -1,6 +1,6 @@
 """Run under `accelerate launch`: one GenPO++ PPO iteration, then each rank dumps its parameters.
 
-    accelerate launch --multi_gpu --num_processes 2 tests/ddp_worker.py OUT_DIR key=value ...
+    accelerate launch --multi_gpu --num_processes 2 tests/finetune/ddp_worker.py OUT_DIR key=value ...
 """
 
 import sys
