@@ -13,6 +13,7 @@ network width/depth (policy.hidden_dim, policy.num_blocks) and the same number o
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -87,10 +88,6 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 
 def train(cfg: PretrainConfig, demos: Demonstrations, run_dir: Path) -> FlowPolicy:
     """Flow matching with AdamW, cosine LR and EMA weights; returns the EMA policy."""
-    task = cfg.task
-    cfg.policy.obs_dim, cfg.policy.action_dim = demos.obs.shape[1], demos.actions.shape[2]
-    cfg.policy.horizon, cfg.policy.n_action_steps = task.horizon, task.n_action_steps
-    cfg.policy.obs_key, cfg.policy.action_key = task.obs_key, task.action_key
     policy = make_policy(cfg, demos.stats)
     objective_loss = policy.bc_loss
     ema = copy.deepcopy(policy).requires_grad_(False)
@@ -123,8 +120,7 @@ def evaluate_in_env(cfg: PretrainConfig, policy: FlowPolicy) -> dict[str, float]
     from genpo.envs import make_env
     from genpo.rollout import evaluate
 
-    env_cfg = copy.deepcopy(cfg.task.env)
-    env_cfg.action_steps = cfg.policy.n_action_steps
+    env_cfg = dataclasses.replace(cfg.task.env, action_steps=cfg.policy.n_action_steps)
     try:
         env = make_env(env_cfg)
     except ImportError as err:
@@ -135,6 +131,14 @@ def evaluate_in_env(cfg: PretrainConfig, policy: FlowPolicy) -> dict[str, float]
         return evaluate(act, env, cfg.eval_episodes, zero=True, seed=cfg.seed + 10_000).summary("eval_zero")
     finally:
         env.close()
+
+
+def shaped_by(cfg: PretrainConfig, demos: Demonstrations) -> PretrainConfig:
+    """The config with the policy's dimensions and chunk layout taken from the data and the task (a new config)."""
+    task = cfg.task
+    shape = dict(obs_dim=demos.obs.shape[1], action_dim=demos.actions.shape[2], horizon=task.horizon,
+                 n_action_steps=task.n_action_steps, obs_key=task.obs_key, action_key=task.action_key)
+    return dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, **shape))
 
 
 def start(argv: list[str]) -> tuple[PretrainConfig, Demonstrations]:
@@ -157,7 +161,7 @@ def start(argv: list[str]) -> tuple[PretrainConfig, Demonstrations]:
     if obs_dim is not None and demos.obs.shape[1] != obs_dim:
         raise ValueError(f"dataset {task.dataset} has {demos.obs.shape[1]}-d observations, but the env {task.env.task} gives "
                          f"{obs_dim}: pick the dataset of this task (task.dataset=...) or eval_episodes=0")
-    return cfg, demos
+    return shaped_by(cfg, demos), demos
 
 
 def run(cfg: PretrainConfig, demos: Demonstrations, argv: list[str]) -> dict[str, float]:

@@ -280,13 +280,13 @@ def test_denoising_steps_match_diffusers_step(ddim_steps):
 @pytest.mark.parametrize("objective", ["ddpm", "gaussian"])
 def test_pretraining_objective_writes_a_loadable_policy(tmp_path, objective):
     from pretrain.data import Demonstrations
-    from pretrain.run import PretrainConfig, train
+    from pretrain.run import PretrainConfig, shaped_by, train
 
     g = torch.Generator().manual_seed(0)
     demos = Demonstrations(torch.randn(64, 11, generator=g), torch.rand(64, 4, 3, generator=g) * 2 - 1, STATS)
     cfg = PretrainConfig(objective=objective, steps=30, batch_size=32, log_every=10)
     cfg.policy.hidden_dim, cfg.policy.num_blocks = 32, 1
-    policy = train(cfg, demos, tmp_path)
+    policy = train(shaped_by(cfg, demos), demos, tmp_path)
     losses = [r[f"train/{objective}_loss"] for r in MetricsLogger.read_csv(tmp_path / "metrics.csv")]
     assert losses[-1] < losses[0]
     save_policy(policy, tmp_path / "ckpt")
