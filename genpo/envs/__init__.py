@@ -42,7 +42,7 @@ class Backend:
 def gymnasium_dims(cfg: EnvConfig, task: str, *, register: str = "", defaults: dict | None = None) -> tuple[int, int]:
     """From the known-dims table when no constructor kwargs are given, otherwise from one single env
     (milliseconds); `register` names a module that registers the task id with gymnasium."""
-    extra = {k: v for k, v in cfg.kwargs.items() if k != "render_mode"}
+    extra = {k: v for k, v in cfg.kwargs.items() if k not in ("render_mode", "success_reward")}  # adapter options
     if not extra and task in TASK_DIMS:
         return TASK_DIMS[task]
     import gymnasium as gym

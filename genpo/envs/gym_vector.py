@@ -37,17 +37,38 @@ except ImportError:  # pragma: no cover - gymnasium 1.0
     _SAME_STEP = None
 
 
+SUCCESS_REWARDS = ("env", "absorbing", "sparse")
+
+
+def training_reward(mode: str, reward: float, success: bool, steps_left: int, max_reward: float = 1.0) -> float:
+    """The reward PPO optimises for a task whose env ends the episode on success (PushT):
+
+    env        the env's own reward (for PushT: maximised by hovering near the goal without finishing);
+    absorbing  the env's reward, plus, on success, `max_reward` for each of the `steps_left` steps to the time
+               limit: success becomes an absorbing state that keeps earning the full per-step reward, so
+               finishing is never worth less than any way of spending the remaining steps;
+    sparse     1 on the success step, else 0 (DPPO's robomimic reward).
+    """
+    if mode == "absorbing":
+        return reward + (max_reward * steps_left if success else 0.0)
+    if mode == "sparse":
+        return float(success)
+    return reward
+
+
 class ActionChunk(gym.Wrapper):
     """Executes an action chunk (k, action_dim); tracks the episode; optionally resets itself.
 
-    step(chunk) -> (obs, reward summed over the executed actions, terminated, truncated, info), where
-    info is {} unless the episode ended, then {"terminated", "truncated", "episode_return",
-    "episode_length"[, "success"]}. With `self_reset`, an ended episode is reset here and the step
-    returns the new episode's first obs with info {"final_obs": last obs, "final_info": that dict} and
+    step(chunk) -> (obs, training reward summed over the executed actions, terminated, truncated, info),
+    where info is {} unless the episode ended, then {"terminated", "truncated", "episode_return",
+    "episode_length"[, "success"]}; episode_return is the env's own return whatever `success_reward`
+    (training_reward's mode) is. With `self_reset`, an ended episode is reset here and the step returns
+    the new episode's first obs with info {"final_obs": last obs, "final_info": that dict} and
     terminated=truncated=False (what gymnasium's SAME_STEP vector env would produce).
     """
 
-    def __init__(self, env: gym.Env, k: int, success_key: str | None = None, self_reset: bool = False):
+    def __init__(self, env: gym.Env, k: int, success_key: str | None = None, self_reset: bool = False,
+                 success_reward: str = "env"):
         super().__init__(env)
         space = env.action_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
@@ -60,6 +81,13 @@ class ActionChunk(gym.Wrapper):
         )
         self.success_key = success_key
         self.self_reset = self_reset
+        if success_reward not in SUCCESS_REWARDS or (success_reward != "env" and success_key is None):
+            raise ValueError(f"success_reward must be one of {SUCCESS_REWARDS} ('env' for tasks without success), "
+                             f"got {success_reward!r}")
+        self.success_reward = success_reward
+        self.time_limit = getattr(env.spec, "max_episode_steps", None)
+        if success_reward == "absorbing" and not self.time_limit:
+            raise ValueError("success_reward='absorbing' needs a time limit (max_episode_steps)")
         self._return = 0.0
         self._length = 0
 
@@ -82,13 +110,16 @@ class ActionChunk(gym.Wrapper):
         total = 0.0
         terminated = truncated = False
         info: dict[str, Any] = {}
+        env_total = 0.0
         for action in chunk:
             obs, reward, terminated, truncated, info = self.env.step(action)
-            total += float(reward)
             self._length += 1
+            success = self.success_key is not None and bool(info.get(self.success_key, False))
+            env_total += float(reward)
+            total += training_reward(self.success_reward, float(reward), success, (self.time_limit or 0) - self._length)
             if terminated or truncated:
                 break
-        self._return += total
+        self._return += env_total
         if not (terminated or truncated):
             return obs, total, False, False, {}
         end = {
@@ -106,12 +137,12 @@ class ActionChunk(gym.Wrapper):
 
 
 def _make_one(task: str, k: int, max_episode_steps: int | None, kwargs: dict, success_key: str | None,
-              self_reset: bool, import_module: str | None) -> gym.Env:
+              self_reset: bool, import_module: str | None, success_reward: str) -> gym.Env:
     """Module-level (picklable for AsyncVectorEnv) constructor of one chunked sub-env."""
     if import_module:
         __import__(import_module)  # registers the ids (gym_pusht)
     env = gym.make(task, max_episode_steps=max_episode_steps, disable_env_checker=True, **kwargs)
-    return ActionChunk(env, k, success_key=success_key, self_reset=self_reset)
+    return ActionChunk(env, k, success_key=success_key, self_reset=self_reset, success_reward=success_reward)
 
 
 class GymVectorEnv(BatchedEnv):
@@ -137,12 +168,13 @@ class GymVectorEnv(BatchedEnv):
         self.has_success = success_key is not None
         kwargs = {**(default_kwargs or {}), **cfg.kwargs}
         self.render_mode = kwargs.pop("render_mode", None)
+        self.success_reward = kwargs.pop("success_reward", "env")  # the training reward (training_reward)
         self._self_reset = (_SAME_STEP is None) if self_reset is None else self_reset
         fns = []
         for j in range(cfg.num_envs):  # env 0 alone gets the render_mode: the others never render
             env_kwargs = {**kwargs, "render_mode": self.render_mode} if j == 0 and self.render_mode else kwargs
             fns.append(partial(_make_one, task, cfg.action_steps, cfg.max_episode_steps, env_kwargs,
-                               success_key, self._self_reset, import_module))
+                               success_key, self._self_reset, import_module, self.success_reward))
         vec_kwargs = {} if self._self_reset else {"autoreset_mode": _SAME_STEP}
         if cfg.vector_mode == "async":
             self._venv = gym.vector.AsyncVectorEnv(fns, **vec_kwargs)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from genpo.envs import EnvConfig, env_spec, make_env, resolve_isaaclab_task, resolve_task
-from genpo.envs.gym_vector import GymVectorEnv
+from genpo.envs.gym_vector import ActionChunk, GymVectorEnv
 
 sys.path.insert(0, str(Path(__file__).parent))
 from isaaclab_contract import PointMassReachEnv, install_fake_isaaclab  # noqa: E402
@@ -509,3 +509,41 @@ def test_tensors_live_on_the_configured_device(isaac):
         assert step.obs.device.type == step.final_obs.device.type == step.success.device.type == "cuda"
     finally:
         gym_env.close()
+
+
+class SucceedsAtStep(gym.Env):
+    """Reward 0.5 per step; success (and termination) at step `at`."""
+
+    observation_space = gym.spaces.Box(-1, 1, (1,))
+    action_space = gym.spaces.Box(-1, 1, (1,))
+
+    def __init__(self, at: int = 4):
+        self.at, self.t = at, 0
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        done = self.t == self.at
+        return np.zeros(1, dtype=np.float32), 0.5, done, False, {"is_success": done}
+
+
+@pytest.mark.parametrize("mode, training_return", [("env", 4 * 0.5), ("absorbing", 4 * 0.5 + (10 - 4) * 1.0),
+                                                   ("sparse", 1.0)])
+def test_success_reward_makes_finishing_optimal_and_keeps_the_env_return(mode, training_return):
+    gym.register(id="GenpoSucceedsAtStep-v0", entry_point=SucceedsAtStep)
+    env = ActionChunk(gym.make("GenpoSucceedsAtStep-v0", max_episode_steps=10, disable_env_checker=True), k=2,
+                      success_key="is_success", success_reward=mode)
+    env.reset(seed=0)
+    rewards, info = [], {}
+    for _ in range(2):
+        _, reward, terminated, truncated, info = env.step(np.zeros((2, 1), dtype=np.float32))
+        rewards.append(reward)
+    assert terminated and info["success"] == 1.0
+    assert sum(rewards) == pytest.approx(training_return)
+    assert info["episode_return"] == pytest.approx(4 * 0.5)  # evaluations report the env's own return
+    with pytest.raises(ValueError, match="success_reward must be one of"):
+        ActionChunk(gym.make("GenpoSucceedsAtStep-v0", max_episode_steps=10, disable_env_checker=True), k=1,
+                    success_reward="absorbing")  # no success signal
