@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from finetune.algos import ALGORITHMS
-from genpo.config import Allowed, above, at_least, between
+from genpo.config import Allowed, above, at_least, between, one_of
 from genpo.task import TaskConfig
 
 
@@ -32,7 +32,9 @@ class PPOConfig:
     max_grad_norm: float = 1.0
     actor_lr: float = 1e-4
     critic_lr: float = 1e-3
-    target_kl: float = 0.01  # adaptive actor LR (rsl_rl rule) on the k3 KL estimate; 0 disables
+    target_kl: float = 0.01  # adaptive actor LR (rsl_rl rule: /1.5 above 2x target, x1.5 below target/2); 0 disables
+    kl_measure: str = "ratio"  # what the rule reads: ratio (k3 KL of the PPO ratio, every minibatch) | action (the
+    # algorithm's action-level KL proxy, after every epoch: GenPO++'s shift of x_N at fixed latents / exploration spread)
     min_lr: float = 1e-6
     max_lr: float = 1e-2
     kl_early_stop: float = 0.0  # stop the epochs once KL exceeds this; 0 disables
@@ -56,6 +58,7 @@ class PPOConfig:
         "sample_repeats": at_least(1), "gamma": between(0, 1, low_open=True), "gae_lambda": between(0, 1),
         "clip": above(0), "value_clip": at_least(0), "actor_lr": above(0), "critic_lr": above(0),
         "min_lr": between(0, "max_lr", low_open=True), "target_kl": at_least(0), "kl_early_stop": at_least(0),
+        "kl_measure": one_of("ratio", "action"),
         "lr_cycle": at_least(0), "lr_warmup": at_least(0), "critic_warmup_iters": at_least(0),
         "ratio_check_tol": above(0), "log_prob_tol": above(0),
     }

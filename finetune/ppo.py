@@ -172,7 +172,9 @@ class PPO:
     def mean_over_ranks(self, value: Tensor) -> Tensor:
         return self.accelerator.reduce(value.detach().reshape(1), "mean")[0]
 
-    def update(self, rollout: Rollout, train_actor: bool) -> dict[str, float]:
+    def update(self, rollout: Rollout, train_actor: bool, probe: tuple[Tensor, Tensor, object]) -> dict[str, float]:
+        """GAE, then `epochs` passes over the minibatch layout. probe = (obs, stored, snapshot) of theta_old for
+        ppo.kl_measure=action (the algorithm's action-level KL after every epoch drives the adaptive LR)."""
         cfg = self.cfg
         advantages, returns = compute_gae(
             rollout.reward,
@@ -203,6 +205,10 @@ class PPO:
                     sums[key] = sums.get(key, 0.0) + value
                 minibatches += 1
                 epoch_kl.append(metrics.get("ppo/kl", 0.0))
+            if train_actor and cfg.kl_measure == "action":
+                action_kl = self.algorithm.action_kl(*probe)
+                if action_kl is not None:
+                    self.adapt_learning_rate(self.mean_over_ranks(torch.tensor(action_kl, device=self.accelerator.device)).item())
             if train_actor and cfg.kl_early_stop > 0 and sum(epoch_kl) / len(epoch_kl) > cfg.kl_early_stop:
                 break
         out = {k: v / minibatches for k, v in sums.items()}  # means over minibatches, but for the one-off check:
@@ -256,8 +262,10 @@ class PPO:
             metrics["ppo/actor_grad_norm"] = self.accelerator.clip_grad_norm_(
                 self.actor_params, cfg.max_grad_norm
             ).item()
+            metrics["ppo/actor_lr_used"] = self.actor_opt.param_groups[0]["lr"]
             self.actor_opt.step()
-            self.adapt_learning_rate(metrics["ppo/kl"])
+            if cfg.kl_measure == "ratio":
+                self.adapt_learning_rate(metrics["ppo/kl"])
         return metrics
 
     def value_loss(self, value: Tensor, mb: dict[str, Tensor]) -> Tensor:
@@ -268,7 +276,7 @@ class PPO:
         return 0.5 * error.mean()
 
     def adapt_learning_rate(self, kl: float) -> None:
-        """rsl_rl rule on the (rank-averaged) k3 KL: lr / 1.5 above 2 x target, lr * 1.5 below target / 2."""
+        """rsl_rl rule on a (rank-averaged) KL: lr / 1.5 above 2 x target, lr * 1.5 below target / 2."""
         cfg = self.cfg
         if cfg.target_kl <= 0 or cfg.lr_cycle > 0:
             return
@@ -309,7 +317,7 @@ class PPO:
         probe_obs, probe_stored = probe["obs"][: self.cfg.minibatch_size], probe["stored"][: self.cfg.minibatch_size]
         snapshot = self.algorithm.snapshot(probe_obs, probe_stored)
         update_start = time.perf_counter()
-        metrics = self.update(rollout, train_actor)
+        metrics = self.update(rollout, train_actor, (probe_obs, probe_stored, snapshot))
         update_done = time.perf_counter()
         metrics |= self.algorithm.diagnostics(probe_obs, probe_stored, snapshot)
         metrics |= EpisodeStats.summary(episode_totals) | self.episode_log()

@@ -102,6 +102,12 @@ class Algorithm(nn.Module):
         return None
 
     @torch.no_grad()
+    def action_kl(self, obs: Tensor, stored: Tensor, snapshot) -> float | None:
+        """An action-level KL proxy between theta_old (the snapshot) and now, for ppo.kl_measure=action; None:
+        this algorithm has none (the rule then keeps the LR)."""
+        return None
+
+    @torch.no_grad()
     def diagnostics(self, obs: Tensor, stored: Tensor, snapshot) -> dict[str, float]:
         """Algorithm-specific numbers logged once per iteration (after the update)."""
         return {}

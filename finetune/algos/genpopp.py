@@ -102,12 +102,31 @@ class GenPOpp(Algorithm):
         return {"latent": latent, "roundtrip_error": roundtrip.item()}
 
     @torch.no_grad()
-    def diagnostics(self, obs: Tensor, stored: Tensor, snapshot: dict) -> dict[str, float]:
-        """Round-trip error, action drift ||F_theta(z_old)_N - x_N|| at fixed noise, sum log tau."""
+    def action_shift(self, obs: Tensor, stored: Tensor, snapshot: dict) -> Tensor:
+        """x_N now minus x_N at theta_old, at the same latents z_old: (B, D), normalised units."""
         policy = self.policy
         pair_new = policy.sampler.forward(policy.velocity(obs), snapshot["latent"], **policy.sampler_params())
+        return pair_new[:, 1] - stored[:, 1]
+
+    @torch.no_grad()
+    def action_kl(self, obs: Tensor, stored: Tensor, snapshot: dict) -> float:
+        """KL between N(x_N(theta), s^2 I) and N(x_N(theta_old), s^2 I) at the same latents, s = genpopp.action_noise
+        (the exploration spread of x_N): mean over samples of |shift|^2 / (2 s^2). Unlike the pair KL, it does not
+        grow with 1 / tau^2 and the inverse's gain: it measures how far the executed action moved, in units of
+        the exploration noise."""
+        shift = self.action_shift(obs, stored, snapshot)
+        return (shift.pow(2).sum(-1) / (2 * self.cfg.action_noise**2)).mean().item()
+
+    @torch.no_grad()
+    def diagnostics(self, obs: Tensor, stored: Tensor, snapshot: dict) -> dict[str, float]:
+        """Round-trip error, action drift ||F_theta(z_old)_N - x_N|| at fixed noise, action-level KL, tau."""
+        policy = self.policy
+        shift = self.action_shift(obs, stored, snapshot)
         out = {"genpopp/pair_roundtrip_error": snapshot["roundtrip_error"],
-               "genpopp/action_drift": (pair_new[:, 1] - stored[:, 1]).norm(dim=-1).mean().item()}
+               "genpopp/action_drift": shift.norm(dim=-1).mean().item(),
+               "genpopp/action_kl": (shift.pow(2).sum(-1) / (2 * self.cfg.action_noise**2)).mean().item()}
         if "log_tau" in policy.sampler_params():
-            out["genpopp/sum_log_tau"] = policy.sampler_params()["log_tau"].sum().item()
+            log_tau = policy.sampler_params()["log_tau"]
+            out["genpopp/sum_log_tau"] = log_tau.sum().item()
+            out["genpopp/tau_mean"] = log_tau.exp().mean().item()
         return out
