@@ -459,6 +459,7 @@ def calibrate(spec: MujocoSpec, shared: Path, levels: list[float], n_episodes: i
 RECORDED_NOTES = {
     "isaaclab_cartpole_expert": "IsaacLab Cartpole; own PPO expert, mean action",
     "isaaclab_cartpole_medium": "IsaacLab Cartpole; PPO stopped at 20/120 iterations, stochastic actions",
+    "hopper_medium_ppo": "D4RL-style medium: own from-scratch PPO stopped at iteration 100 (zero 40 % of expert), stochastic actions; 30.7% of expert return",
 }
 
 
@@ -511,8 +512,9 @@ licence, build command and measured numbers. This folder is data, not a Python p
 
 Licences: PushT demonstrations — MIT (Diffusion Policy, Chi et al. 2023). MuJoCo expert policies
 used to generate the locomotion datasets — MIT (Berkeley CS285, 2023). The IsaacLab Cartpole datasets
-are recorded from this project's own policies (MIT) in IsaacLab 3.0 (BSD-3-Clause); the exact commands
-are in their cards (`tools/record_dataset.py`).
+are recorded from this project's own policies (MIT) in IsaacLab 3.0 (BSD-3-Clause), the `*_medium_ppo`
+locomotion datasets from this project's own partially trained PPO policies in gymnasium MuJoCo; the exact
+commands are in their cards (`tools/record_dataset.py`).
 
 Rebuild (offline, from `../shared/data`; a rebuild replaces the folder atomically and regenerates
 this table):

@@ -40,3 +40,24 @@ def test_recorded_episodes_are_whole_balanced_and_the_policys_actions(tmp_path):
     card = (out / "README.md").read_text()
     returns = [data.columns["next.reward"][s:e].astype(np.float64).sum() for s, e in episodes]
     assert f"return {np.mean(returns):.1f} ± {np.std(returns):.1f}" in card and "--sampling zero" in card
+
+
+def test_medium_ppo_dataset_reproduces_from_its_card(tmp_path):
+    """The builder reproduces the shipped D4RL-style medium set on a small budget: recording one episode
+    per env with the card's seed and env count gives exactly the first episode of every env in the shipped
+    dataset (episodes are stored env by env, the same number from each), frame for frame."""
+    shipped = read_dataset(REPO_ROOT / "datasets" / "hopper_medium_ppo")
+    card = (REPO_ROOT / "datasets" / "hopper_medium_ppo" / "README.md").read_text()
+    assert "--sampling stochastic --seed 0" in card and "--num_envs 16" in card and "--episodes 608" in card
+    out = tmp_path / "data"
+    assert record_dataset.main(["--task", "hopper", "--policy", str(REPO_ROOT / "checkpoints" / "hopper_medium_ppo_source"),
+                                "--episodes", "16", "--num_envs", "16", "--sampling", "stochastic", "--seed", "0",
+                                "--fps", "125", "--out", str(out)]) == 0
+    small, per_env = read_dataset(out), 608 // 16
+    ours, theirs = small.episodes(), shipped.episodes()
+    assert len(ours) == 16 and len(theirs) == 608
+    for j, (s, e) in enumerate(ours):
+        ts, te = theirs[j * per_env]
+        assert e - s == te - ts, f"env {j}: episode length {e - s} != shipped {te - ts}"
+        for key in ("observation.state", "action", "next.reward"):
+            np.testing.assert_allclose(small.columns[key][s:e], shipped.columns[key][ts:te], atol=1e-5, err_msg=f"env {j} {key}")
