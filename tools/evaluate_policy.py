@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from finetune.config import FinetuneConfig
+from genpo.checkpoint import load_policy
+from genpo.cli import user_errors
 from genpo.config import load_config, resolve_path
-from genpo.convert import load_any_policy
 from genpo.envs import env_spec, make_env
 from genpo.rollout import evaluate
 
@@ -43,15 +44,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> dict:
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cfg = load_config(FinetuneConfig, "finetune", [f"task={args.task}"])
-    obs_dim, action_dim = env_spec(cfg.task.env)
-    policy, source = load_any_policy(resolve_path(args.policy), obs_dim=obs_dim, action_dim=action_dim)
-    num_envs = args.num_envs or min(args.episodes, cfg.task.env.num_envs)
-    env = make_env(dataclasses.replace(cfg.task.env, num_envs=num_envs, action_steps=policy.config.n_action_steps,
-                                       seed=args.seed))
+    with user_errors():  # bad arguments, task, policy or env: one line, exit 2
+        args = parse_args(argv)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        cfg = load_config(FinetuneConfig, "finetune", [f"task={args.task}"])
+        obs_dim, action_dim = env_spec(cfg.task.env)
+        policy = load_policy(resolve_path(args.policy), obs_dim=obs_dim, action_dim=action_dim)
+        source = policy.description
+        num_envs = args.num_envs or min(args.episodes, cfg.task.env.num_envs)
+        env = make_env(dataclasses.replace(cfg.task.env, num_envs=num_envs, action_steps=policy.config.n_action_steps,
+                                           seed=args.seed))
     policy = policy.to(env.device).eval()
     act = lambda obs, zero, generator: policy.sample(obs, zero=zero, generator=generator).env_actions
     out = {"policy": args.policy, "source": source, "task": args.task, "seed": args.seed, "num_envs": num_envs,

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import torch
-from test_baselines import STATS
+from conftest import HOPPER_STATS as STATS
 
 from genpo.checkpoint import load_policy, save_policy
 from genpo.config import REPO_ROOT
