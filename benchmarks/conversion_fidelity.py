@@ -69,17 +69,40 @@ def measure(task: str, checkpoint: str, variant: str, episodes: int, seed: int) 
             "episodes": len(result.returns), "seed": seed, "eval_s": time.time() - start, **summary}
 
 
+def markdown(rows: list[dict]) -> str:
+    """One table per (task, checkpoint): sampler, deviation, episodes, zero-sampling return (and success)."""
+    lines = []
+    for key in dict.fromkeys((r["task"], r["checkpoint"]) for r in rows):
+        group = [r for r in rows if (r["task"], r["checkpoint"]) == key]
+        success = any("eval_zero/success_rate" in r for r in group)
+        lines += [f"### `{key[1]}` on task `{key[0]}`", "",
+                  "| sampler | action deviation (RMS) | episodes | zero-sampling return |" + (" success |" if success else ""),
+                  "|---|---|---|---|" + ("---|" if success else "")]
+        for r in group:
+            cells = [r["sampler"], f"{r['deviation_rms']:.4f}", str(r["episodes"]),
+                     f"{r['eval_zero/return_mean']:.1f} ± {r['eval_zero/return_std']:.1f}"]
+            if success:
+                cells.append(f"{r['eval_zero/success_rate']:.3f}")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", required=True, help="a configs/task/<name>.yaml")
-    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--task", help="a configs/task/<name>.yaml")
+    parser.add_argument("--checkpoint")
     parser.add_argument("--variants", nargs="+", default=["own", "sigma=0.95", "sigma=0.9", "sigma=0.8", "sigma=0.7",
                                                           "sigma=0.9,coefficient=dt"])
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/conversion_fidelity.jsonl"))
+    parser.add_argument("--markdown", action="store_true", help="print the tables of --out and measure nothing")
     with user_errors():
         args = parser.parse_args()
+    if args.markdown:
+        print(markdown([json.loads(line) for line in args.out.read_text().splitlines()]))
+        return
     torch.set_num_threads(1)
     done = set()
     if args.out.is_file():

@@ -22,7 +22,7 @@ from genpo.samplers import SamplerConfig
 @dataclass
 class GenPOppConfig:
     num_steps: int = 0  # N flow steps; 0 keeps the checkpoint's
-    sigma: float = 0.9
+    sigma: float = 0.7  # history coefficient; 0.7 keeps the pretrained policy best of those measured (docs/conversion.md)
     init: str = "auto"  # pretrained (B) | independent (A, GenPO-style) | auto: B for a checkpoint, A from scratch
     coefficient: str = "consistent"  # consistent | dt
     action_noise: float = 0.08  # calibrate tau so the std of x_N caused by the history noise is this
