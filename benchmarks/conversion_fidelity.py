@@ -6,7 +6,8 @@ checkpoint's own sampler and the task score at z = 0, per (checkpoint, sampler).
 
 Samplers: "own" (the checkpoint's own: its Euler ODE, or LeRobot's DDIM for a converted Diffusion
 Policy), GenPO++ (genpopp.* settings, one variant per --variants entry, e.g. sigma=0.8 or
-coefficient=dt). The deviation is finetune.conversion's check (RMS over the executed actions of 16
+coefficient=dt; prepared as a fine-tuning run prepares it: distillation and tau calibration on the task
+dataset's observations). The deviation is finetune.conversion's check (RMS over the executed actions of 16
 zero-sampling policy steps in every env, normalised units); the score is the mean zero-sampling
 return (and success rate) over --episodes episodes, evaluated as fine-tuning evaluates. One JSON line
 per row is appended to --out (a resumable log: rows already there are skipped).
@@ -24,7 +25,7 @@ import torch
 
 from finetune.algos.genpopp import GenPOpp, GenPOppConfig
 from finetune.config import FinetuneConfig
-from finetune.conversion import check_conversion, start_observations, zero_sampling_actions
+from finetune.conversion import check_conversion, dataset_observations, start_observations, zero_sampling_actions
 from genpo.checkpoint import load_policy
 from genpo.cli import user_errors
 from genpo.config import load_config, resolve_path
@@ -56,7 +57,8 @@ def measure(task: str, checkpoint: str, variant: str, episodes: int, seed: int) 
             act, deviation = (lambda obs, zero, generator: policy.sample(obs, zero=zero, generator=generator).env_actions), 0.0
         else:
             algorithm = GenPOpp(policy, GenPOppConfig(**parse_variant(variant)))
-            algorithm.prepare(env.reset(seed=seed).repeat(max(1, 256 // env.num_envs), 1))
+            prepare_obs = dataset_observations(cfg.task, policy.config.obs_dim, 4096, seed)  # as the runner does
+            algorithm.prepare(env.reset(seed=seed).repeat(max(1, 256 // env.num_envs), 1) if prepare_obs is None else prepare_obs)
             deviation = check_conversion(own, algorithm, probe, []).rms
             act = algorithm.act_for_eval
         start = time.time()

@@ -13,8 +13,10 @@ declare -A VARIANTS=(
   [action_kl_0.1]="ppo.kl_measure=action ppo.target_kl=0.1"
   [fixed_lr_1e-5]="ppo.target_kl=0 ppo.actor_lr=1e-5"
   [fixed_lr_3e-5_clip_0.05]="ppo.target_kl=0 ppo.actor_lr=3e-5 ppo.clip=0.05"
+  [ratio_kl_0.01_lr_1e-5]="ppo.kl_measure=ratio ppo.target_kl=0.01 ppo.actor_lr=1e-5"
 )
-for name in ratio_kl_0.01 action_kl_0.02 fixed_lr_1e-5 fixed_lr_3e-5_clip_0.05 action_kl_0.1; do
+NAMES=${NAMES:-"ratio_kl_0.01 action_kl_0.02 fixed_lr_1e-5 fixed_lr_3e-5_clip_0.05 action_kl_0.1 ratio_kl_0.01_lr_1e-5"}
+for name in $NAMES; do
   dir=runs/trust_region/${name}_s$SEED
   [ -f "$OUT/${name}_s$SEED/report.json" ] && continue
   rm -rf "$dir"

@@ -24,8 +24,11 @@ import torch
 from torch import Tensor
 
 from finetune.algos import Algorithm
+from genpo.config import resolve_path
+from genpo.data import read_dataset
 from genpo.envs import BatchedEnv
 from genpo.policies import ChunkPolicy
+from genpo.task import TaskConfig
 
 WARN_ABOVE = 0.0175
 
@@ -46,6 +49,18 @@ def conversion_text(summary: dict) -> str:
     text = (f"conversion check: zero-sampling actions deviate from the checkpoint's own sampler by RMS {summary['rms']:.4f}, "
             f"max {summary['max']:.4f} (normalised action units, {summary['observations']} rollout observations)")
     return "\n".join([text, *(f"WARNING: {w}" for w in summary["warnings"])])
+
+
+def dataset_observations(task: TaskConfig, obs_dim: int, limit: int, seed: int) -> Tensor | None:
+    """Up to `limit` observations drawn (seeded) from the task's dataset, or None when it has none of this size."""
+    path = resolve_path(task.dataset) if task.dataset else None
+    if path is None or not path.is_dir():
+        return None
+    obs = torch.tensor(read_dataset(path).columns[task.obs_key], dtype=torch.float32)  # a copy: arrow arrays are read-only
+    if obs.ndim != 2 or obs.shape[1] != obs_dim:
+        return None
+    index = torch.randperm(obs.shape[0], generator=torch.Generator().manual_seed(seed))[:limit]
+    return obs[index]
 
 
 @torch.no_grad()

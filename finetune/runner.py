@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from finetune.algos import Algorithm, algorithm_class
 from finetune.config import RunConfig, run_config
-from finetune.conversion import check_conversion, conversion_text, start_observations, zero_sampling_actions
+from finetune.conversion import check_conversion, conversion_text, dataset_observations, start_observations, zero_sampling_actions
 from finetune.ppo import PPO, ActorCritic
 from finetune.report import write_report
 from genpo.checkpoint import load_policy
@@ -32,6 +32,7 @@ from genpo.samplers import SamplerConfig
 
 STATE_NAME = "training_state.pt"
 MODEL_NAME = "actor_critic.safetensors"  # everything the algorithm and critic hold beyond the policy's own files
+PREPARE_OBSERVATIONS = 4096  # dataset observations given to Algorithm.prepare (GenPO++: distillation, tau)
 CONVERSION_PROBE_STEPS = 16  # policy steps per env of the pretrained policy whose states the conversion check uses
 POLICY_PREFIX = "algorithm.policy."  # the policy's weights inside ActorCritic's state dict (stored once, as the policy)
 
@@ -147,7 +148,7 @@ class FinetuneRun:
                 probe = start_observations(policy, self.env, CONVERSION_PROBE_STEPS, cfg.seed + 1000 * rank)
                 own_actions = zero_sampling_actions(policy, probe)
             algorithm = algorithm_type(policy, getattr(cfg, algorithm_type.section()))
-            algorithm.prepare(self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1))
+            algorithm.prepare(self.preparation_observations(policy.config.obs_dim, rank))
             self.conversion = None
             if checks_conversion:
                 self.conversion = check_conversion(own_actions, algorithm, probe, algorithm.conversion_notes()).summary()
@@ -171,6 +172,15 @@ class FinetuneRun:
         except BaseException:  # a simulator (one per process for IsaacLab) must not outlive a failed start
             self.env.close()
             raise
+
+    def preparation_observations(self, obs_dim: int, rank: int) -> torch.Tensor:
+        """What Algorithm.prepare sees: observations of the task's dataset (the states the checkpoint was trained
+        on), else the first reset's, repeated to 256."""
+        cfg = self.cfg
+        obs = dataset_observations(cfg.task, obs_dim, PREPARE_OBSERVATIONS, cfg.seed + rank)
+        if obs is None:
+            obs = self.env.reset(seed=cfg.seed + 1000 * rank).repeat(max(1, 256 // self.env.num_envs), 1)
+        return obs.to(self.accelerator.device)
 
     @property
     def algorithm(self) -> Algorithm:
