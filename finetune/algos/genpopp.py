@@ -28,6 +28,7 @@ class GenPOppConfig:
     action_noise: float = 0.08  # calibrate tau so the std of x_N caused by the history noise is this
     tau: float = 0.0  # > 0: use this tau instead of calibrating
     learn_tau: bool = False
+    base_std: float = 1.0  # std of the flow's own noise x_0 when sampling (exact density); < 1 explores nearer z = 0
     # Before RL (init B on a checkpoint): distil the velocity network so that the reversible sampler at z = 0
     # reproduces the checkpoint's own sampler's actions on the start observations (MSE, Adam); 0 disables.
     distill_steps: int = 300
@@ -37,7 +38,7 @@ class GenPOppConfig:
     ALLOWED: ClassVar[dict[str, Allowed]] = {
         "num_steps": at_least(0), "sigma": between(0, 1, low_open=True), "init": one_of("auto", "pretrained", "independent"),
         "coefficient": one_of("consistent", "dt"), "action_noise": above(0), "tau": at_least(0),
-        "distill_steps": at_least(0), "distill_lr": above(0), "distill_batch": at_least(1),
+        "distill_steps": at_least(0), "distill_lr": above(0), "distill_batch": at_least(1), "base_std": above(0),
     }
 
 
@@ -71,7 +72,8 @@ class GenPOpp(Algorithm):
         tau = cfg.tau if cfg.tau > 0 else 1.0
         self.own_sampler = policy.config.sampler  # the checkpoint's own (deterministic) sampler: the distillation target
         policy.set_sampler(SamplerConfig(kind="reversible", num_steps=num_steps, sigma=cfg.sigma, init=cfg.init,
-                                         coefficient=cfg.coefficient, tau=tau, learn_tau=cfg.learn_tau))
+                                         coefficient=cfg.coefficient, tau=tau, learn_tau=cfg.learn_tau,
+                                         base_std=cfg.base_std))
 
     def prepare(self, obs: Tensor) -> None:
         """On a checkpoint (init B): distil the velocity network to the reversible sampler (distill_steps), then,

@@ -95,7 +95,9 @@ class FlowPolicy(ChunkPolicy):
         shape = self.sampler.latent_shape(batch, self.config.flat_action_dim)
         if zero:
             return torch.zeros(shape, device=self.device)
-        return torch.randn(shape, generator=generator, device=self.device)
+        scale = self.sampler.latent_scale()
+        noise = torch.randn(shape, generator=generator, device=self.device)
+        return noise if isinstance(scale, float) and scale == 1.0 else noise * torch.as_tensor(scale).to(noise)
 
     def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
                generator: torch.Generator | None = None) -> PolicyOutput:

@@ -36,6 +36,7 @@ class SamplerConfig:
     coefficient: str = "consistent"  # reversible: c_i = h_i + sigma h_{i-1} | dt (c_i = h_i)
     tau: float = 0.05  # reversible init B: history noise, normalised action units
     learn_tau: bool = False  # learn log tau (per dimension) during fine-tuning
+    base_std: float = 1.0  # reversible: std of the flow's noise x_0 in the base density (1: the paper)
     grid: list[float] | None = None  # time grid t_0 = 0 < ... < t_N = 1; uniform if None
 
 

@@ -46,6 +46,10 @@ class Sampler(ABC):
 
     num_steps: int
 
+    def latent_scale(self) -> float | Tensor:
+        """Std of the latent, broadcast over latent_shape (a policy draws z = latent_scale * N(0, I)); 1: standard."""
+        return 1.0
+
     @abstractmethod
     def latent_shape(self, batch: int, dim: int) -> tuple[int, ...]:
         """Shape of the standard-normal latent for `batch` samples of dimension `dim`."""

@@ -45,6 +45,8 @@ class ReversibleSampler(Sampler):
         max_inverse_gain: largest allowed sigma^-(inverse steps) for float32 inversion (genpopp §5).
         tau: init B's initial history noise (normalised action units), the start of the policy's log tau.
         learn_tau: whether that log tau is trained.
+        base_std: std of the flow's own noise x_0 (init B; both pair entries for init A) in the base density,
+            1 = the paper. Below 1 the sampler explores closer to its zero-sampling path; the density stays exact.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class ReversibleSampler(Sampler):
         max_inverse_gain: float = 100.0,
         tau: float = 0.05,
         learn_tau: bool = False,
+        base_std: float = 1.0,
     ):
         if not 0.0 < sigma <= 1.0:
             raise ValueError(f"sigma must lie in (0, 1], got {sigma}")
@@ -67,6 +70,9 @@ class ReversibleSampler(Sampler):
         self.num_steps, self.sigma, self.init, self.coefficient = num_steps, float(sigma), init, coefficient
         self.max_inverse_gain = max_inverse_gain
         self.tau, self.learn_tau = tau, learn_tau
+        if not base_std > 0:
+            raise ValueError(f"base_std must be > 0, got {base_std}")
+        self.base_std = float(base_std)
         self.t = time_grid(num_steps, grid, dtype=torch.float64)
         h = self.t[1:] - self.t[:-1]
         # h_{-1} for init A's first two-step update: the first step's own size.
@@ -77,7 +83,8 @@ class ReversibleSampler(Sampler):
 
     @classmethod
     def from_config(cls, cfg) -> ReversibleSampler:
-        return cls(cfg.num_steps, cfg.sigma, cfg.init, cfg.coefficient, cfg.grid, tau=cfg.tau, learn_tau=cfg.learn_tau)
+        return cls(cfg.num_steps, cfg.sigma, cfg.init, cfg.coefficient, cfg.grid, tau=cfg.tau, learn_tau=cfg.learn_tau,
+                   base_std=cfg.base_std)
 
     def parameters(self, dim: int, device: torch.device | str) -> dict[str, nn.Parameter]:
         """Init B adds a per-dimension log tau (the history noise), starting at log(tau)."""
@@ -115,6 +122,13 @@ class ReversibleSampler(Sampler):
     # ---- §3: latent and closed-form log-determinant ------------------------------------------
     def latent_shape(self, batch: int, dim: int) -> tuple[int, ...]:
         return (batch, 2, dim)
+
+    def latent_scale(self) -> float | Tensor:
+        """(1, 2, 1): base_std on x_0 (init B; the history noise xi stays standard) or on both entries (init A)."""
+        if self.base_std == 1.0:
+            return 1.0
+        second = 1.0 if self.init == "pretrained" else self.base_std
+        return torch.tensor([self.base_std, second], dtype=torch.float64).reshape(1, 2, 1)
 
     def log_det(self, dim: int, log_tau: Tensor | None = None) -> Tensor:
         """log|det dF/dz|, a constant of the solver: (N-1) d log sigma + sum log tau (B), N d log sigma (A)."""
@@ -176,8 +190,14 @@ class ReversibleSampler(Sampler):
         return self.log_prob_of_latent(latent, log_tau)
 
     def log_prob_of_latent(self, latent: Tensor, log_tau: Tensor | None = None) -> Tensor:
+        """log p0(z) - log|det|, p0 = N(0, latent_scale^2) (the standard normal when base_std = 1)."""
         log_det = self.log_det(latent.shape[-1], log_tau).to(latent.dtype)
-        return standard_normal_log_prob(latent) - log_det
+        scale = self.latent_scale()
+        if isinstance(scale, float):
+            return standard_normal_log_prob(latent) - log_det
+        scale = scale.to(latent)
+        base = standard_normal_log_prob(latent / scale) - scale.log().expand_as(latent[:1]).sum()
+        return base - log_det
 
     def sample(self, velocity: VelocityFn, latent: Tensor, log_tau: Tensor | None = None) -> SampleOutput:
         """Draw y = F(z) with its exact log-prob; the executed action is x_N = y[:, 1]."""

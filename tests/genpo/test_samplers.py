@@ -553,3 +553,23 @@ def test_log_prob_gradient_wrt_log_tau_matches_finite_differences():
         e[k] = step
         fd = (sampler.log_prob(velocity, pair, base + e).sum() - sampler.log_prob(velocity, pair, base - e).sum())
         assert log_tau.grad[k].item() == pytest.approx(fd.item() / (2 * step), rel=1e-5, abs=1e-6)
+
+
+def test_base_std_keeps_the_density_exact():
+    """base_std s < 1: x_0 ~ N(0, s^2); the pair's log-prob is log N(x_0; 0, s^2) + log N(xi; 0, 1) - log|det|."""
+    torch.manual_seed(0)
+    d, s = 3, 0.25
+    weight = torch.randn(d, d, dtype=torch.float64) * 0.3
+    velocity = lambda x, t: torch.tanh(x @ weight) + t[:, None]
+    sampler = ReversibleSampler(num_steps=5, sigma=0.8, init="pretrained", base_std=s)
+    log_tau = torch.full((d,), math.log(0.1), dtype=torch.float64)
+    latent = torch.randn(64, 2, d, dtype=torch.float64) * torch.as_tensor(sampler.latent_scale())
+    out = sampler.sample(velocity, latent, log_tau)
+    x0, xi = latent[:, 0], latent[:, 1]
+    def normal(std):  # in float64 (python floats would make float32 distribution parameters)
+        return torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(std, dtype=torch.float64))
+
+    expected = normal(s).log_prob(x0).sum(-1) + normal(1.0).log_prob(xi).sum(-1) - sampler.log_det(d, log_tau)
+    torch.testing.assert_close(out.log_prob, expected, rtol=0, atol=1e-10)
+    torch.testing.assert_close(sampler.log_prob(velocity, out.stored, log_tau), expected, rtol=0, atol=1e-8)
+    assert ReversibleSampler(num_steps=5, sigma=0.8).latent_scale() == 1.0
