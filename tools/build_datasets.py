@@ -461,6 +461,8 @@ RECORDED_NOTES = {
     "isaaclab_cartpole_medium": "IsaacLab Cartpole; PPO stopped at 20/120 iterations, stochastic actions",
     "hopper_medium_ppo": ("D4RL-style medium: own from-scratch PPO stopped at iteration 100 (zero 40 % of expert), "
                           "stochastic actions; 30.7% of expert return"),
+    "walker2d_medium_ppo": ("D4RL-style medium: own from-scratch PPO stopped at iteration 275 (zero 35 % of expert), "
+                            "stochastic actions; 26.6% of expert return"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pytest
 import torch
 from conftest import HOPPER_STATS as STATS
 
@@ -42,20 +43,22 @@ def test_recorded_episodes_are_whole_balanced_and_the_policys_actions(tmp_path):
     assert f"return {np.mean(returns):.1f} ± {np.std(returns):.1f}" in card and "--sampling zero" in card
 
 
-def test_medium_ppo_dataset_reproduces_from_its_card(tmp_path):
+@pytest.mark.parametrize("task, episodes", [("hopper", 608), ("walker2d", 544)])
+def test_medium_ppo_dataset_reproduces_from_its_card(tmp_path, task, episodes):
     """The builder reproduces the shipped D4RL-style medium set on a small budget: recording one episode
     per env with the card's seed and env count gives exactly the first episode of every env in the shipped
     dataset (episodes are stored env by env, the same number from each), frame for frame."""
-    shipped = read_dataset(REPO_ROOT / "datasets" / "hopper_medium_ppo")
-    card = (REPO_ROOT / "datasets" / "hopper_medium_ppo" / "README.md").read_text()
-    assert "--sampling stochastic --seed 0" in card and "--num_envs 16" in card and "--episodes 608" in card
+    name = f"{task}_medium_ppo"
+    shipped = read_dataset(REPO_ROOT / "datasets" / name)
+    card = (REPO_ROOT / "datasets" / name / "README.md").read_text()
+    assert "--sampling stochastic --seed 0" in card and "--num_envs 16" in card and f"--episodes {episodes}" in card
     out = tmp_path / "data"
-    assert record_dataset.main(["--task", "hopper", "--policy", str(REPO_ROOT / "checkpoints" / "hopper_medium_ppo_source"),
+    assert record_dataset.main(["--task", task, "--policy", str(REPO_ROOT / "checkpoints" / f"{name}_source"),
                                 "--episodes", "16", "--num_envs", "16", "--sampling", "stochastic", "--seed", "0",
                                 "--fps", "125", "--out", str(out)]) == 0
-    small, per_env = read_dataset(out), 608 // 16
+    small, per_env = read_dataset(out), episodes // 16
     ours, theirs = small.episodes(), shipped.episodes()
-    assert len(ours) == 16 and len(theirs) == 608
+    assert len(ours) == 16 and len(theirs) == episodes
     for j, (s, e) in enumerate(ours):
         ts, te = theirs[j * per_env]
         assert e - s == te - ts, f"env {j}: episode length {e - s} != shipped {te - ts}"
