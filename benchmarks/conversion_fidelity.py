@@ -26,6 +26,7 @@ import torch
 from finetune.algos.genpopp import GenPOpp, GenPOppConfig
 from finetune.config import FinetuneConfig
 from finetune.conversion import check_conversion, dataset_observations, start_observations, zero_sampling_actions
+from finetune.runner import PREPARE_OBSERVATIONS
 from genpo.checkpoint import load_policy
 from genpo.cli import user_errors
 from genpo.config import load_config, resolve_path
@@ -57,7 +58,7 @@ def measure(task: str, checkpoint: str, variant: str, episodes: int, seed: int) 
             act, deviation = (lambda obs, zero, generator: policy.sample(obs, zero=zero, generator=generator).env_actions), 0.0
         else:
             algorithm = GenPOpp(policy, GenPOppConfig(**parse_variant(variant)))
-            prepare_obs = dataset_observations(cfg.task, policy.config.obs_dim, 4096, seed)  # as the runner does
+            prepare_obs = dataset_observations(cfg.task, policy.config.obs_dim, PREPARE_OBSERVATIONS, seed)  # as a run does
             algorithm.prepare(env.reset(seed=seed).repeat(max(1, 256 // env.num_envs), 1) if prepare_obs is None else prepare_obs)
             deviation = check_conversion(own, algorithm, probe, []).rms
             act = algorithm.act_for_eval

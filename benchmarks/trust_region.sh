@@ -14,6 +14,8 @@ declare -A VARIANTS=(
   [fixed_lr_1e-5]="ppo.target_kl=0 ppo.actor_lr=1e-5"
   [fixed_lr_3e-5_clip_0.05]="ppo.target_kl=0 ppo.actor_lr=3e-5 ppo.clip=0.05"
   [ratio_kl_0.01_lr_1e-5]="ppo.kl_measure=ratio ppo.target_kl=0.01 ppo.actor_lr=1e-5"
+  [base_std_0.3_action_kl_0.02]="genpopp.base_std=0.3 ppo.kl_measure=action ppo.target_kl=0.02"
+  [base_std_0.3_fixed_lr_1e-5]="genpopp.base_std=0.3 ppo.target_kl=0 ppo.actor_lr=1e-5"
 )
 NAMES=${NAMES:-"ratio_kl_0.01 action_kl_0.02 fixed_lr_1e-5 fixed_lr_3e-5_clip_0.05 action_kl_0.1 ratio_kl_0.01_lr_1e-5"}
 for name in $NAMES; do

@@ -32,7 +32,7 @@ from genpo.samplers import SamplerConfig
 
 STATE_NAME = "training_state.pt"
 MODEL_NAME = "actor_critic.safetensors"  # everything the algorithm and critic hold beyond the policy's own files
-PREPARE_OBSERVATIONS = 4096  # dataset observations given to Algorithm.prepare (GenPO++: distillation, tau)
+PREPARE_OBSERVATIONS = 65536  # dataset observations given to Algorithm.prepare (GenPO++: distillation, tau)
 CONVERSION_PROBE_STEPS = 16  # policy steps per env of the pretrained policy whose states the conversion check uses
 POLICY_PREFIX = "algorithm.policy."  # the policy's weights inside ActorCritic's state dict (stored once, as the policy)
 

@@ -42,6 +42,9 @@ class GenPOppConfig:
     }
 
 
+CALIBRATION_OBSERVATIONS = 4096  # observations the tau calibration averages over
+
+
 @torch.no_grad()
 def history_noise_gain(policy: FlowPolicy, obs: Tensor, probe_tau: float = 1e-3) -> Tensor:
     """Per-dimension spread of x_N per unit tau, measured at fixed x_0 on `obs` (linear for small tau).
@@ -83,7 +86,7 @@ class GenPOpp(Algorithm):
         if self.policy.pretrained and self.cfg.distill_steps > 0 and self.own_sampler.kind != "reversible":
             self.distill(obs)
         if self.cfg.tau <= 0:
-            gain = history_noise_gain(self.policy, obs)
+            gain = history_noise_gain(self.policy, obs[:CALIBRATION_OBSERVATIONS])
             with torch.no_grad():
                 self.policy.sampler_params()["log_tau"].copy_(torch.log(self.cfg.action_noise / gain))
 
