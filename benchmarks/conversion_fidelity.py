@@ -2,7 +2,7 @@
 checkpoint's own sampler and the task score at z = 0, per (checkpoint, sampler).
 
     python benchmarks/conversion_fidelity.py --task pusht --checkpoint checkpoints/pusht --episodes 200
-    python benchmarks/conversion_fidelity.py --task hopper --checkpoint checkpoints/hopper_medium_ppo --episodes 100
+    python benchmarks/conversion_fidelity.py --task hopper --checkpoint checkpoints/hopper_medium --episodes 100
 
 Samplers: "own" (the checkpoint's own: its Euler ODE, or LeRobot's DDIM for a converted Diffusion
 Policy), GenPO++ (genpopp.* settings, one variant per --variants entry, e.g. sigma=0.8 or

@@ -1,6 +1,6 @@
 """Rollout env-steps/s of the GenPO++ policy against raw random-action stepping, for 1, 8 and 32 envs.
 
-    python benchmarks/rollout_throughput.py [--task Hopper-v5] [--seconds 5] [--checkpoint checkpoints/hopper_medium]
+    python benchmarks/rollout_throughput.py [--task Hopper-v5] [--seconds 5] [--checkpoint checkpoints/hopper_noisy_expert]
 
 Prints a markdown table and writes benchmarks/results/rollout_throughput.json.
 """
@@ -33,7 +33,7 @@ def steps_per_second(env, act, seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="Hopper-v5")
-    parser.add_argument("--checkpoint", default="checkpoints/hopper_medium")
+    parser.add_argument("--checkpoint", default="checkpoints/hopper_noisy_expert")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--envs", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--vector-modes", nargs="+", default=["sync", "async"])

@@ -2,9 +2,9 @@
 
     python pretrain/run.py                                # Hopper-medium, the embedded default
     python pretrain/run.py task=pusht steps=20000
-    python pretrain/run.py task=hopper save_to=checkpoints/hopper_medium
-    python pretrain/run.py task=hopper objective=ddpm save_to=checkpoints/hopper_medium_ddpm          # for DPPO
-    python pretrain/run.py task=hopper objective=gaussian save_to=checkpoints/hopper_medium_gaussian  # for PPO
+    python pretrain/run.py task=hopper save_to=checkpoints/hopper_noisy_expert
+    python pretrain/run.py task=hopper objective=ddpm save_to=checkpoints/hopper_noisy_expert_ddpm          # for DPPO
+    python pretrain/run.py task=hopper objective=gaussian save_to=checkpoints/hopper_noisy_expert_gaussian  # for PPO
 
 objective=ddpm and objective=gaussian train the baselines' policies on the same data, with the same
 network width/depth (policy.hidden_dim, policy.num_blocks) and the same number of updates.
@@ -51,7 +51,7 @@ class PretrainConfig:
     log_every: int = 100
     seed: int = 0
     output_dir: str = ""  # default: runs/pretrain/<task>-<time>
-    save_to: str = ""  # also write the final (EMA) policy here, e.g. checkpoints/hopper_medium
+    save_to: str = ""  # also write the final (EMA) policy here, e.g. checkpoints/hopper_noisy_expert
     eval_episodes: int = 10  # 0 disables the final evaluation in the task's env
     threads: int = 1  # torch intra-op threads per process (1 is fastest for these small nets on CPU); 0: torch's default
 

@@ -32,7 +32,7 @@ def corrupt_config(tmp_path):
 
 
 def corrupt_weights(tmp_path):
-    (tmp_path / "config.json").write_text((REPO_ROOT / "checkpoints/hopper_medium/config.json").read_text())
+    (tmp_path / "config.json").write_text((REPO_ROOT / "checkpoints/hopper_noisy_expert/config.json").read_text())
     (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
     return str(tmp_path)
 
@@ -50,7 +50,7 @@ CASES = {
     "missing checkpoint": (FINETUNE, ["policy.path=/nowhere/genpo-test"], "/nowhere/genpo-test"),
     "corrupt config.json": (FINETUNE, ["policy.path={ckpt}"], "config.json is not valid JSON"),
     "corrupt weights": (FINETUNE, ["policy.path={ckpt}"], "model.safetensors is corrupt"),
-    "obs_dim mismatch": (FINETUNE, ["task=walker2d", "policy.path=checkpoints/hopper_medium"], "obs_dim=11"),
+    "obs_dim mismatch": (FINETUNE, ["task=walker2d", "policy.path=checkpoints/hopper_noisy_expert"], "obs_dim=11"),
     "unknown env id": (FINETUNE, ["task.env.task=Nope-v1"], "'Nope-v1'"),
     "unknown env backend": (FINETUNE, ["task.env.backend=nope"], "'nope'"),
     "pretrain unknown key": (PRETRAIN, ["learning_rate=3"], "'learning_rate'"),
@@ -60,9 +60,9 @@ CASES = {
     "pretrain bad choice": (PRETRAIN, ["objective=nope"], "objective=nope"),
     "pretrain unknown env id": (PRETRAIN, ["task.env.task=Nope-v1"], "'Nope-v1'"),  # before training, not after
     "pretrain missing dataset": (PRETRAIN, ["task.dataset=/nowhere/genpo-test"], "task.dataset=/nowhere/genpo-test"),
-    "pretrain dataset/env mismatch": (PRETRAIN, ["task=walker2d", "task.dataset=datasets/hopper_medium"], "11-d"),
-    "record unknown task": (RECORD, ["--task", "nope", "--policy", "checkpoints/hopper_medium", *RECORD_ARGS], "'nope'"),
-    "record mismatch": (RECORD, ["--task", "walker2d", "--policy", "checkpoints/hopper_medium", *RECORD_ARGS], "obs_dim"),
+    "pretrain dataset/env mismatch": (PRETRAIN, ["task=walker2d", "task.dataset=datasets/hopper_noisy_expert"], "11-d"),
+    "record unknown task": (RECORD, ["--task", "nope", "--policy", "checkpoints/hopper_noisy_expert", *RECORD_ARGS], "'nope'"),
+    "record mismatch": (RECORD, ["--task", "walker2d", "--policy", "checkpoints/hopper_noisy_expert", *RECORD_ARGS], "obs_dim"),
 }
 BROKEN = {"corrupt config.json": corrupt_config, "corrupt weights": corrupt_weights}
 

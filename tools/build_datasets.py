@@ -2,8 +2,8 @@
 
     python tools/build_datasets.py pusht                 # -> datasets/pusht
     python tools/build_datasets.py pusht_split           # -> datasets/pusht_split (agent / block split, LeRobot's DP)
-    python tools/build_datasets.py hopper                # -> datasets/hopper_expert, datasets/hopper_medium
-    python tools/build_datasets.py walker2d              # -> datasets/walker2d_expert, datasets/walker2d_medium
+    python tools/build_datasets.py hopper                # -> datasets/hopper_expert, datasets/hopper_noisy_expert
+    python tools/build_datasets.py walker2d              # -> datasets/walker2d_expert, datasets/walker2d_noisy_expert
     python tools/build_datasets.py hopper --calibrate    # sweep the medium noise level; prints, writes nothing
     python tools/build_datasets.py index                 # only regenerate datasets/README.md
 
@@ -77,7 +77,7 @@ MUJOCO = {
     ),
 }
 
-INDEX_ORDER = ["pusht", "pusht_split", "hopper_expert", "hopper_medium", "walker2d_expert", "walker2d_medium"]
+INDEX_ORDER = ["pusht", "pusht_split", "hopper_expert", "hopper_noisy_expert", "walker2d_expert", "walker2d_noisy_expert"]
 
 
 def _rel_cmd(target: str, extra: str = "") -> str:
@@ -349,7 +349,7 @@ def mujoco_card(
             "(independent per step and per action dimension), then clipped to [-1, 1]; the stored "
             "`action` is the executed (noisy, clipped) one. The noise std was chosen with "
             f"`{_rel_cmd(spec.name, ' --calibrate')}` so the mean return is about half the expert's "
-            '(a D4RL-style "medium" level; this is not D4RL\'s file). Calibration sweep '
+            '(once called "medium"; the D4RL-style medium sets are `*_medium`). Calibration sweep '
             f"(30 episodes per level, seed {spec.calibrate_seed}; % of the expert's mean return): {spec.calibration}."
         )
         seed = spec.medium_seed
@@ -371,7 +371,7 @@ Generated offline by this project by rolling out a pretrained expert policy in g
 - Behaviour: {behaviour}
 - Collection: whole episodes until ≥ {target:,} frames; episode i resets with seed
   `{seed} * 1_000_000 + i` and draws noise from `numpy.random.default_rng([{seed}, i])`.
-- Rebuild: `{_rel_cmd(spec.name)}` (builds both `{spec.name}_expert` and `{spec.name}_medium`).
+- Rebuild: `{_rel_cmd(spec.name)}` (builds both `{spec.name}_expert` and `{spec.name}_noisy_expert`).
 
 ## Features
 | key | shape | meaning |
@@ -402,7 +402,7 @@ def build_mujoco(spec: MujocoSpec, shared: Path, out: Path, overwrite: bool, onl
     )
     expert_returns = _returns(expert)
     print(f"[{spec.name}] expert: {len(expert)} episodes, return {_fmt_pm(expert_returns)} ({time.time() - t0:.1f} s)")
-    kinds = ["expert", "medium"] if only is None else [only]
+    kinds = ["expert", "noisy_expert"] if only is None else [only]
     for kind in kinds:
         if kind == "expert":
             dicts = expert
@@ -415,7 +415,7 @@ def build_mujoco(spec: MujocoSpec, shared: Path, out: Path, overwrite: bool, onl
             )
             r = _returns(dicts)
             print(
-                f"[{spec.name}] medium (noise {spec.medium_noise_std}): {len(dicts)} episodes, return {_fmt_pm(r)} "
+                f"[{spec.name}] noisy expert (noise {spec.medium_noise_std}): {len(dicts)} episodes, return {_fmt_pm(r)} "
                 f"= {100 * r.mean() / expert_returns.mean():.1f}% of expert ({time.time() - t0:.1f} s)"
             )
         card = mujoco_card(spec, kind, dicts, expert_returns, fps, policy.obs_dim, policy.act_dim)
@@ -459,9 +459,9 @@ def calibrate(spec: MujocoSpec, shared: Path, levels: list[float], n_episodes: i
 RECORDED_NOTES = {
     "isaaclab_cartpole_expert": "IsaacLab Cartpole; own PPO expert, mean action",
     "isaaclab_cartpole_medium": "IsaacLab Cartpole; PPO stopped at 20/120 iterations, stochastic actions",
-    "hopper_medium_ppo": ("D4RL-style medium: own from-scratch PPO stopped at iteration 100 (zero 40 % of expert), "
+    "hopper_medium": ("D4RL-style medium: own from-scratch PPO stopped at iteration 100 (zero 40 % of expert), "
                           "stochastic actions; 30.7% of expert return"),
-    "walker2d_medium_ppo": ("D4RL-style medium: own from-scratch PPO stopped at iteration 275 (zero 35 % of expert), "
+    "walker2d_medium": ("D4RL-style medium: own from-scratch PPO stopped at iteration 275 (zero 35 % of expert), "
                             "stochastic actions; 26.6% of expert return"),
 }
 
@@ -482,7 +482,7 @@ def write_index(out: Path) -> Path:
             rets, ret = None, "—"
         note = ""
         for key, spec in MUJOCO.items():
-            if n == f"{key}_medium":
+            if n == f"{key}_noisy_expert":
                 note = f"noise std {spec.medium_noise_std}"
                 if rets is not None and f"{key}_expert" in data:
                     pct = 100 * rets.mean() / data[f"{key}_expert"].episode_returns().mean()
@@ -515,7 +515,7 @@ licence, build command and measured numbers. This folder is data, not a Python p
 
 Licences: PushT demonstrations — MIT (Diffusion Policy, Chi et al. 2023). MuJoCo expert policies
 used to generate the locomotion datasets — MIT (Berkeley CS285, 2023). The IsaacLab Cartpole datasets
-are recorded from this project's own policies (MIT) in IsaacLab 3.0 (BSD-3-Clause), the `*_medium_ppo`
+are recorded from this project's own policies (MIT) in IsaacLab 3.0 (BSD-3-Clause), the `*_medium`
 locomotion datasets from this project's own partially trained PPO policies in gymnasium MuJoCo; the exact
 commands are in their cards (`tools/record_dataset.py`).
 
@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("target", choices=["pusht", "pusht_split", *MUJOCO, "index"])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory receiving the dataset folders")
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/data folder")
-    ap.add_argument("--only", choices=["expert", "medium"], help="MuJoCo: build only one of the two")
+    ap.add_argument("--only", choices=["expert", "noisy_expert"], help="MuJoCo: build only one of the two")
     ap.add_argument("--keep", action="store_true", help="fail instead of replacing an existing dataset")
     ap.add_argument("--calibrate", action="store_true", help="MuJoCo: sweep medium noise levels, write nothing")
     ap.add_argument("--levels", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0])

@@ -1,7 +1,7 @@
 """Evaluate a policy directory (genpo flow / DDPM / Gaussian, or a LeRobot Diffusion Policy) in a task's env
 with its OWN sampler, zero sampling (z = 0; a Gaussian policy's mean) and stochastic sampling (z ~ N(0, I)).
 
-    python tools/evaluate_policy.py --task hopper --policy checkpoints/hopper_medium_ppo --episodes 50
+    python tools/evaluate_policy.py --task hopper --policy checkpoints/hopper_medium --episodes 50
 
 Every env runs the same number of whole episodes (ceil(episodes / num_envs) each, as genpo.rollout.evaluate
 does, so short episodes are not over-sampled). Prints one line per mode and, with --json, writes the numbers.

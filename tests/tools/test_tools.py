@@ -44,11 +44,11 @@ def test_recorded_episodes_are_whole_balanced_and_the_policys_actions(tmp_path):
 
 
 @pytest.mark.parametrize("task, episodes", [("hopper", 608), ("walker2d", 544)])
-def test_medium_ppo_dataset_reproduces_from_its_card(tmp_path, task, episodes):
+def test_medium_dataset_reproduces_from_its_card(tmp_path, task, episodes):
     """The builder reproduces the shipped D4RL-style medium set on a small budget: recording one episode
     per env with the card's seed and env count gives exactly the first episode of every env in the shipped
     dataset (episodes are stored env by env, the same number from each), frame for frame."""
-    name = f"{task}_medium_ppo"
+    name = f"{task}_medium"
     shipped = read_dataset(REPO_ROOT / "datasets" / name)
     card = (REPO_ROOT / "datasets" / name / "README.md").read_text()
     assert "--sampling stochastic --seed 0" in card and "--num_envs 16" in card and f"--episodes {episodes}" in card
