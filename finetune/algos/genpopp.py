@@ -28,7 +28,8 @@ class GenPOppConfig:
     action_noise: float = 0.08  # calibrate tau so the std of x_N caused by the history noise is this
     tau: float = 0.0  # > 0: use this tau instead of calibrating
     learn_tau: bool = False
-    base_std: float = 1.0  # std of the flow's own noise x_0 when sampling (exact density); < 1 explores nearer z = 0
+    base_std: float = 0.3  # std of the flow's own noise x_0 when sampling (exact density; 1 = the paper); < 1 explores
+    # nearer the zero-sampling path (measured: the only setting that raised zero sampling, benchmarks/results/trust_region)
     # Before RL (init B on a checkpoint): distil the velocity network so that the reversible sampler at z = 0
     # reproduces the checkpoint's own sampler's actions on the start observations (MSE, Adam); 0 disables.
     distill_steps: int = 300
