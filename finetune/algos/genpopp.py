@@ -102,9 +102,9 @@ class GenPOpp(Algorithm):
             target = policy.sample(obs, zero=True).sample.action
         policy.set_sampler(reversible)
         optimizer = torch.optim.Adam(policy.velocity_net.parameters(), lr=cfg.distill_lr)
-        generator = torch.Generator(device=obs.device).manual_seed(0)
+        generator = torch.Generator().manual_seed(0)  # minibatch indices drawn on the CPU, on any device
         for _ in range(cfg.distill_steps):
-            index = torch.randint(obs.shape[0], (min(cfg.distill_batch, obs.shape[0]),), generator=generator, device=obs.device)
+            index = torch.randint(obs.shape[0], (min(cfg.distill_batch, obs.shape[0]),), generator=generator).to(obs.device)
             loss = (policy.sample(obs[index], zero=True).sample.action - target[index]).pow(2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
