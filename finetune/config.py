@@ -49,7 +49,7 @@ class PPOConfig:
     bootstrap_truncated: bool = True  # False: treat time limits as terminal (ReinFlow/DPPO behaviour)
     ratio_check_tol: float = 1e-5  # |ratio - 1| allowed on the first minibatch at theta_old (same layout: exact)
     # |log p at sampling - log p recomputed from the stored sample| allowed: float32 round-off of the inversion
-    # measured 2e-5..2e-4 (Hopper, PushT flows) and 7.7e-4 (LeRobot Diffusion Policy on PushT); a wrong grid: >= 1
+    # (at most 5.7e-5 in the main job, benchmarks/results/main_job/); a mismatched time grid gives >= 1 (tested)
     log_prob_tol: float = 1e-2
     critic_hidden: list[int] = field(default_factory=lambda: [256, 256])
 
