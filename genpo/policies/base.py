@@ -117,6 +117,15 @@ class ChunkPolicy(nn.Module):
     def device(self) -> torch.device:
         return self.obs_normalizer.mean.device
 
+    def latent(self, batch: int, *, zero: bool = False, generator: torch.Generator | None = None) -> Tensor:
+        """The latent of `self.sampler` for `batch` samples: zeros, or latent_scale * N(0, I)."""
+        shape = self.sampler.latent_shape(batch, self.config.flat_action_dim)
+        if zero:
+            return torch.zeros(shape, device=self.device)
+        scale = self.sampler.latent_scale()
+        noise = torch.randn(shape, generator=generator, device=self.device)
+        return noise if isinstance(scale, float) and scale == 1.0 else noise * torch.as_tensor(scale).to(noise)
+
     def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
                generator: torch.Generator | None = None) -> PolicyOutput:
         """Action chunks for raw observations (B, obs_dim); `zero`: the deterministic reading (z = 0)."""

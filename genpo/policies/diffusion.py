@@ -86,12 +86,6 @@ class DiffusionPolicy(ChunkPolicy):
 
         return eps
 
-    def latent(self, batch: int, *, zero: bool = False, generator: torch.Generator | None = None) -> Tensor:
-        shape = self.sampler.latent_shape(batch, self.config.flat_action_dim)
-        if zero:
-            return torch.zeros(shape, device=self.device)
-        return torch.randn(shape, generator=generator, device=self.device)
-
     def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
                generator: torch.Generator | None = None) -> PolicyOutput:
         """Stochastic chain (training-time exploration), or with zero=True the deterministic chain from

@@ -91,14 +91,6 @@ class FlowPolicy(ChunkPolicy):
         return flow_matching_loss(self.velocity_net, self.obs_normalizer.normalize(obs), self.normalized_chunks(actions),
                                   generator)
 
-    def latent(self, batch: int, *, zero: bool = False, generator: torch.Generator | None = None) -> Tensor:
-        shape = self.sampler.latent_shape(batch, self.config.flat_action_dim)
-        if zero:
-            return torch.zeros(shape, device=self.device)
-        scale = self.sampler.latent_scale()
-        noise = torch.randn(shape, generator=generator, device=self.device)
-        return noise if isinstance(scale, float) and scale == 1.0 else noise * torch.as_tensor(scale).to(noise)
-
     def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
                generator: torch.Generator | None = None) -> PolicyOutput:
         """Sample action chunks for raw observations (B, obs_dim); `zero` = zero sampling (z = 0)."""
