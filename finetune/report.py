@@ -1,4 +1,4 @@
-"""The end-of-run report: pretrained vs fine-tuned (both eval modes), PNG curves, markdown + JSON."""
+"""The end-of-run report: pretrained vs fine-tuned (zero, stochastic, authors' protocol), PNG curves, markdown + JSON."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from finetune.conversion import conversion_text
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-CURVES = [("return", ["train/return", "eval_zero/return_mean", "eval_stochastic/return_mean"]),
-          ("success rate", ["train/success_rate", "eval_zero/success_rate", "eval_stochastic/success_rate"]),
+CURVES = [("return", ["train/return", "eval_zero/return_mean", "eval_stochastic/return_mean",
+                       "eval_authors/return_mean"]),
+          ("success rate", ["train/success_rate", "eval_zero/success_rate", "eval_stochastic/success_rate",
+                             "eval_authors/success_rate"]),
           ("pair KL (k3)", ["ppo/kl"]),
           ("action drift", ["genpopp/action_drift", "reinflow/action_drift", "fpo/action_drift", "ppo_gaussian/action_drift"]),
           ("explained variance", ["ppo/explained_variance"])]
@@ -42,7 +44,7 @@ def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
 
 def score_lines(label: str, evals: dict[str, float]) -> list[str]:
     lines = []
-    for mode in ("eval_zero", "eval_stochastic"):
+    for mode in ("eval_zero", "eval_stochastic", "eval_authors"):
         if f"{mode}/return_mean" not in evals:
             continue
         line = f"| {label} | {mode.split('_')[1]} | {evals[f'{mode}/return_mean']:.1f} ± {evals[f'{mode}/return_std']:.1f}"
@@ -58,6 +60,7 @@ def write_report(run_dir: Path, summary: dict, rows: list[dict[str, float]]) -> 
              "| policy | sampling | return (mean ± std) | success |", "|---|---|---|---|",
              *score_lines("pretrained", summary["pretrained"]), *score_lines("fine-tuned", summary["final"]), "",
              f"- env steps: {summary['env_steps']:,} over {summary['iterations']} iterations, {summary['processes']} process(es)",
+             f"- authors' protocol: {summary['authors_protocol']}",
              f"- wall time: {summary['wall_time_s']:.0f} s", f"- checkpoint: {summary['checkpoint']}",
              *([f"- {line}" for line in conversion_text(summary["conversion"]).splitlines()] if summary["conversion"] else []),
              ""]

@@ -201,7 +201,7 @@ class FinetuneRun:
 
     # ---- evaluation ------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
-        """Zero and stochastic sampling, episodes split over ranks, reduced as (sum, count)."""
+        """Zero sampling, stochastic sampling and the authors' protocol; episodes split over ranks, reduced as (sum, count)."""
         cfg, accelerator = self.cfg, self.accelerator
         if cfg.eval_episodes <= 0:
             return {}
@@ -213,18 +213,19 @@ class FinetuneRun:
             if shares_env
             else make_env(dataclasses.replace(self.env_cfg, num_envs=min(per_rank, self.env_cfg.num_envs)))
         )
-        out = {}
+        algorithm, out = self.algorithm, {}
+        protocols = {"zero": algorithm.act_for_eval, "stochastic": algorithm.act_for_eval}
+        if algorithm.authors_protocol == "own":
+            protocols["authors"] = lambda obs, zero, generator: algorithm.act_authors(obs, generator)
         with env.evaluation():
-            for mode, zero in (("eval_zero", True), ("eval_stochastic", False)):
-                result = evaluate(
-                    self.algorithm.act_for_eval,
-                    env,
-                    per_rank,
-                    zero=zero,
-                    seed=cfg.seed + 10_000 * (1 + accelerator.process_index),
-                )
+            for protocol, act in protocols.items():
+                result = evaluate(act, env, per_rank, zero=protocol == "zero",
+                                  seed=cfg.seed + 10_000 * (1 + accelerator.process_index))
                 totals = accelerator.reduce(result.totals().to(accelerator.device), "sum").cpu()
-                out |= EvalResult.summary_of_totals(totals, mode)
+                out |= EvalResult.summary_of_totals(totals, f"eval_{protocol}")
+        if algorithm.authors_protocol != "own":  # the authors' protocol is the same policy as one already evaluated
+            same = f"eval_{algorithm.authors_protocol}/"
+            out |= {"eval_authors/" + k.removeprefix(same): v for k, v in out.items() if k.startswith(same)}
         if shares_env:
             self.ppo.obs = env.reset(seed=cfg.seed + 1000 * accelerator.process_index + self.ppo.iteration)
         else:
@@ -346,6 +347,7 @@ class FinetuneRun:
             "seed": self.cfg.seed,
             "source": self.source,
             "conversion": self.conversion,
+            "authors_protocol": self.algorithm.authors_protocol_text,
             "pretrained": self.evals["pretrained"],
             "final": self.evals.get("final", self.evals["pretrained"]),
             "env_steps": self.ppo.env_steps,

@@ -117,6 +117,17 @@ class Algorithm(nn.Module):
         """Env actions for evaluation: zero sampling (z = 0) or stochastic sampling."""
         return self.policy.sample(obs, zero=zero, generator=generator).env_actions
 
+    # The evaluation the method's authors report (docs/baselines.md), logged as eval_authors/*: "zero" or
+    # "stochastic" where it is the same policy as that reading (its numbers are copied, not re-run), "own" where
+    # `act_authors` defines it; authors_protocol_text says what it is, for tables.
+    authors_protocol: ClassVar[str] = "zero"
+    authors_protocol_text: ClassVar[str] = "zero-noise evaluation (the same policy as zero sampling)"
+
+    @torch.no_grad()
+    def act_authors(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Env actions under the authors' evaluation protocol, for authors_protocol == "own"."""
+        raise NotImplementedError(f"algo={self.name} declares authors_protocol={self.authors_protocol!r}")
+
     def export_policy(self) -> ChunkPolicy:
         """The policy written as a LeRobot policy directory."""
         return self.policy

@@ -99,6 +99,14 @@ class DPPO(Algorithm):
     def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
         return self.terms(self.policy.log_prob(obs, stored))
 
+    authors_protocol = "own"
+    authors_protocol_text = "DPPO's deterministic mode: random x_T, the chain's means (theirs keeps std 1e-3)"
+
+    @torch.no_grad()
+    def act_authors(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Random x_T, then the noise-free chain (DDIM: eta = 0); their 1e-3 std on DDPM steps is left out."""
+        return self.policy.sample(obs, generator=generator, deterministic=True).env_actions
+
     def surrogate(self, ratio: Tensor, advantage: Tensor, clip: float) -> tuple[Tensor, Tensor]:
         clip_range = clip_ranges(clip, self.cfg.clip_base, self.cfg.clip_rate, self.steps).to(ratio)
         weighted = advantage[:, None] * self.term_weight.to(ratio)

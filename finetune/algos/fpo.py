@@ -42,6 +42,7 @@ class FPOConfig:
 class FPO(Algorithm):
     name = "fpo"
     config_class = FPOConfig
+    authors_protocol_text = "FPO++'s zero-noise evaluation: the Euler ODE from x_0 = 0 (the same policy as zero sampling)"
 
     def __init__(self, policy: FlowPolicy, cfg: FPOConfig):
         super().__init__(policy, cfg)

@@ -41,6 +41,7 @@ class GaussianPPO(Algorithm):
     config_class = GaussianPPOConfig
     config_key = "gaussian"
     policy_class = GaussianPolicy
+    authors_protocol_text = "DPPO's deterministic evaluation of its Gaussian baseline: the mean action (= zero sampling)"
 
     def __init__(self, policy: GaussianPolicy, cfg: GaussianPPOConfig):
         super().__init__(policy, cfg)

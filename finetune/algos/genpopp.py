@@ -130,6 +130,18 @@ class GenPOpp(Algorithm):
     def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
         return self.policy.log_prob(obs, stored)
 
+    authors_protocol = "own"
+    authors_protocol_text = "the ODE-from-noise reading: x_0 ~ N(0, I), no history noise (xi = 0)"
+
+    @torch.no_grad()
+    def act_authors(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The sampler as a deterministic map from unit noise, as ReinFlow evaluates its flow: x_0 ~ N(0, I) whatever
+        base_std, xi = 0 (init B) or the pair's first entry 0 (init A)."""
+        latent = self.policy.latent(obs.shape[0], zero=True).to(obs.dtype)
+        noise = torch.randn(latent[:, 0].shape, generator=generator, device=latent.device, dtype=latent.dtype)
+        latent[:, 0 if self.cfg.init == "pretrained" else 1] = noise
+        return self.policy.sample(obs, latent).env_actions
+
     @torch.no_grad()
     def snapshot(self, obs: Tensor, stored: Tensor) -> dict:
         """At theta_old: z_old = F^{-1}(y) and the round-trip error max |F(F^{-1}(y)) - y|."""

@@ -124,6 +124,9 @@ class ReinFlow(Algorithm):
         features = torch.cat([emb[None].expand(B, K, -1), obs_n[:, None].expand(B, K, -1)], dim=-1)
         return self.noise_net(features)
 
+    authors_protocol = "stochastic"
+    authors_protocol_text = "the plain Euler ODE from x_0 ~ N(0, I), no step noise (the same policy as stochastic)"
+
     @property
     def num_terms(self) -> int:
         return self.chain.num_steps + int(self.cfg.include_initial)

@@ -87,13 +87,13 @@ class DiffusionPolicy(ChunkPolicy):
         return eps
 
     def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
-               generator: torch.Generator | None = None) -> PolicyOutput:
+               generator: torch.Generator | None = None, deterministic: bool | None = None) -> PolicyOutput:
         """Stochastic chain (training-time exploration), or with zero=True the deterministic chain from
-        x_T = 0. sample.stored: the states from the input of the first fine-tuned step to the action
+        x_T = 0; deterministic=True with zero=False: the deterministic chain from a random x_T. sample.stored: the states from the input of the first fine-tuned step to the action
         (B, m + 1, D); sample.log_prob: per-entry log-probs of those transitions (B, m, D)."""
         if latent is None:
             latent = self.latent(obs.shape[0], zero=zero, generator=generator).to(obs.dtype)
-        out = self.sampler.sample(self.eps_fn(obs), latent, deterministic=zero)
+        out = self.sampler.sample(self.eps_fn(obs), latent, deterministic=zero if deterministic is None else deterministic)
         return PolicyOutput(self.to_env_actions(out.action), out)
 
     def log_prob(self, obs: Tensor, chain: Tensor) -> Tensor:
