@@ -40,7 +40,8 @@ def tiny_policy():
 def algorithm_contract():
     """check(algorithm_type, policy, tmp_path): what every registered algorithm must keep (in float64): the
     log-prob of what `act` stored, recomputed by `log_prob` and `evaluate`, equals the sampling-time one, so
-    PPO's ratio is 1 and nothing is clipped at theta_old; the exported policy reloads and acts the same."""
+    PPO's ratio is 1 and nothing is clipped at theta_old; the authors' evaluation protocol is declared (and, where
+    it is its own, seeded and not zero sampling); the exported policy reloads and acts the same."""
 
     def check(algorithm_type: type[Algorithm], policy: ChunkPolicy, tmp_path) -> None:
         policy.pretrained = True  # as loaded from a checkpoint (GenPO++ then uses its init B)
@@ -57,6 +58,20 @@ def algorithm_contract():
         torch.testing.assert_close(ratio, torch.ones_like(ratio), rtol=0, atol=1e-9)
         loss, clipped = algorithm.surrogate(ratio, torch.randn(32, dtype=torch.float64), clip=0.01)
         assert torch.isfinite(loss).all() and not clipped.any()
+
+        assert algorithm.authors_protocol in ("zero", "stochastic", "own") and algorithm.authors_protocol_text
+        if algorithm.authors_protocol == "own":  # the authors' evaluation: a policy of its own, seeded
+            authors = algorithm.act_authors(obs, torch.Generator().manual_seed(3))
+            assert authors.shape == act.env_actions.shape and torch.isfinite(authors).all()
+            torch.testing.assert_close(authors, algorithm.act_authors(obs, torch.Generator().manual_seed(3)))
+            assert not torch.allclose(authors, algorithm.act_for_eval(obs, True))
+
+        assert algorithm.authors_protocol in ("zero", "stochastic", "own") and algorithm.authors_protocol_text
+        if algorithm.authors_protocol == "own":  # the authors' evaluation: a policy of its own, seeded
+            authors = algorithm.act_authors(obs, torch.Generator().manual_seed(3))
+            assert authors.shape == act.env_actions.shape and torch.isfinite(authors).all()
+            torch.testing.assert_close(authors, algorithm.act_authors(obs, torch.Generator().manual_seed(3)))
+            assert not torch.allclose(authors, algorithm.act_for_eval(obs, True))
 
         exported = algorithm.export_policy()
         reloaded = load_policy(save_policy(exported, tmp_path / "export"), obs_dim=policy.config.obs_dim,

@@ -79,8 +79,11 @@ def test_two_iterations_on_hopper(tmp_path, checkpoints, algo, checkpoint, extra
     for row in rows[1:]:
         assert row["ppo/ratio_check"] <= 1e-5  # the harness raises above ppo.ratio_check_tol
         for key in ("ppo/policy_loss", "ppo/value_loss", "ppo/kl", "time/update_us_per_sample", "memory/peak_rss_mb",
-                    "eval_zero/return_mean", "eval_stochastic/return_mean"):
+                    "eval_zero/return_mean", "eval_stochastic/return_mean", "eval_authors/return_mean"):
             assert math.isfinite(row[key]), key
+    copied = {"zero": "eval_zero", "stochastic": "eval_stochastic"}.get(run.algorithm.authors_protocol)
+    if copied:  # the authors' protocol is that reading's policy: its numbers, not a third evaluation
+        assert rows[-1]["eval_authors/return_mean"] == rows[-1][f"{copied}/return_mean"]
     assert summary["env_steps"] == 2 * 8 * 2 * 2
     exported = load_policy(tmp_path / "checkpoints" / "last", obs_dim=11, action_dim=3)
     assert type(exported) is type(load_policy(checkpoints[checkpoint]))
@@ -174,6 +177,20 @@ def test_dppo_log_prob_is_the_gaussian_transitions():
     expected = ddpm_reference(alg.policy, obs, act.stored, executed=2 * 3)
     torch.testing.assert_close(alg.log_prob(obs, act.stored), expected, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(act.log_prob, alg.log_prob(obs, act.stored), rtol=1e-5, atol=1e-5)
+
+
+def test_dppo_authors_protocol_is_the_noise_free_chain_from_a_random_start():
+    alg = DPPO(diffusion_policy(), DPPOConfig(ft_denoising_steps=10))
+    obs, policy = obs_batch(), alg.policy
+    actions = alg.act_authors(obs, torch.Generator().manual_seed(4))
+    sampler = policy.sampler
+    x = torch.randn(sampler.latent_shape(16, 12), generator=torch.Generator().manual_seed(4))[:, 0]  # x_T
+    eps = policy.eps_fn(obs)
+    for i in range(sampler.num_steps):  # DDPM means only: x_{t-1} = coef_x0 * clip(x0_hat) + coef_xt * x_t
+        x0 = ((x - (1 - sampler.ab[i]).sqrt() * eps(x, i)) / sampler.ab[i].sqrt()).clamp(-1, 1)
+        x = sampler.coef_x0[i] * x0 + sampler.coef_xt[i] * x
+    torch.testing.assert_close(actions, policy.to_env_actions(x), rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(actions, alg.act_for_eval(obs, True))
 
 
 def test_dppo_surrogate_clip_ranges_and_denoising_discount():

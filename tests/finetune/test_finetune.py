@@ -48,7 +48,8 @@ def test_two_genpopp_iterations_on_hopper(tmp_path, hopper_checkpoint):
     rows = run.logger.rows
     assert [r["step"] for r in rows] == [0, 1, 2]
     assert rows[1]["ppo/ratio_check"] <= 1e-5 and rows[2]["ppo/ratio_check"] <= 1e-5
-    for key in ("ppo/policy_loss", "ppo/value_loss", "ppo/kl", "genpopp/action_drift", "eval_zero/return_mean"):
+    for key in ("ppo/policy_loss", "ppo/value_loss", "ppo/kl", "genpopp/action_drift", "eval_zero/return_mean",
+                "eval_authors/return_mean"):
         assert np.isfinite(rows[-1][key]), key
     assert summary["env_steps"] == 2 * 8 * 2 * 4
     for name in ("last", "best"):

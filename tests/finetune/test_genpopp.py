@@ -1,4 +1,5 @@
-"""GenPO++'s start from a checkpoint: the distillation to the reversible sampler and the conversion notes."""
+"""GenPO++'s start from a checkpoint (the distillation to the reversible sampler, the conversion notes) and its
+reading under the authors' evaluation protocol."""
 
 import torch
 
@@ -40,3 +41,12 @@ def test_settings_that_do_not_reproduce_a_checkpoint_are_named(tiny_policy):
     notes = " ".join(algorithm.conversion_notes())
     assert "genpopp.coefficient=dt on a pretrained checkpoint" in notes and "genpopp.init=independent" in notes
     assert start(tiny_policy)[0].conversion_notes() == []
+
+
+def test_the_authors_protocol_runs_the_sampler_from_unit_noise_without_history_noise(tiny_policy):
+    algorithm, obs, _ = start(tiny_policy, base_std=0.3, distill_steps=0)
+    algorithm.prepare(obs)
+    actions = algorithm.act_authors(obs[:64], torch.Generator().manual_seed(5))
+    x0 = torch.randn((64, algorithm.policy.config.flat_action_dim), generator=torch.Generator().manual_seed(5))
+    latent = torch.stack([x0, torch.zeros_like(x0)], dim=1)  # unit std whatever base_std; xi = 0
+    torch.testing.assert_close(actions, algorithm.policy.sample(obs[:64], latent).env_actions)
