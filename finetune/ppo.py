@@ -141,16 +141,6 @@ class PPO:
         return {f"env/{k}": sum(log[k] for log in logs if k in log) / sum(k in log for log in logs) for k in keys}
 
     # ---- update -----------------------------------------------------------------------------
-    def minibatch_layout(self, size: int) -> list[list[Tensor]]:
-        """Index minibatches for every epoch, fixed before the update (epoch 0's layout is reused
-        to recompute the old log-probs, so r == 1 holds exactly on the first minibatch)."""
-        mb = min(self.cfg.minibatch_size, size)
-        repeats = max(1, self.cfg.sample_repeats)  # > 1: an epoch walks the buffer this many times (ReinFlow)
-        return [
-            list((torch.randperm(size * repeats, generator=self.shuffle) % size).split(mb))
-            for _ in range(self.cfg.epochs)
-        ]
-
     @torch.no_grad()
     def recompute_old_log_prob(self, data: dict[str, Tensor], batches: list[Tensor]) -> Tensor:
         old = torch.empty_like(data["log_prob"])
@@ -187,7 +177,7 @@ class PPO:
             cfg.gae_lambda,
         )
         data = rollout.flatten() | {"advantage": advantages.flatten(), "return": returns.flatten()}
-        layout = self.minibatch_layout(len(data["advantage"]))
+        layout = minibatch_layout(len(data["advantage"]), self.cfg, self.shuffle)
         gap = None
         if train_actor:
             recomputed = self.recompute_old_log_prob(data, layout[0])
@@ -359,6 +349,15 @@ class PPO:
         self.generator.set_state(state["generator"])
         self.shuffle.set_state(state["shuffle"])
         torch.set_rng_state(state["torch_rng"])
+
+
+def minibatch_layout(size: int, cfg: PPOConfig, generator: torch.Generator) -> list[list[Tensor]]:
+    """Index minibatches of a buffer of `size` samples for every epoch, fixed before the update (epoch 0's layout is
+    reused to recompute the old log-probs, so r == 1 holds exactly on the first minibatch). An epoch walks the buffer
+    sample_repeats times (ReinFlow) in ppo.minibatches minibatches, or in minibatches of ppo.minibatch_size."""
+    repeats = max(1, cfg.sample_repeats)
+    mb = math.ceil(size * repeats / cfg.minibatches) if cfg.minibatches > 0 else min(cfg.minibatch_size, size)
+    return [list((torch.randperm(size * repeats, generator=generator) % size).split(mb)) for _ in range(cfg.epochs)]
 
 
 def memory_metrics(rollout: Rollout) -> dict[str, float]:

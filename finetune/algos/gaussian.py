@@ -1,8 +1,11 @@
-"""Gaussian PPO (algo=ppo) on a BC-pretrained Gaussian MLP policy (genpo.policies.gaussian).
+"""Gaussian PPO (algo=ppo) on a BC-pretrained Gaussian MLP policy (genpo.policies.gaussian), as DPPO runs its
+Gaussian baseline (DPPO v0.8, model/rl/gaussian_ppo.py; settings of cfg/robomimic/finetune/square/ft_ppo_gaussian_mlp.yaml,
+the Gaussian fine-tuning setting they publish: their gym Gaussian configs train from scratch).
 
-Standard PPO log-prob: log N(a; mean(s), diag(std^2)) summed over the executed entries of the
-chunk (the exact marginal density of what the env executes; executed_only=false sums every entry).
-The buffer stores the sampled chunk (D numbers). Evaluation: the mean (zero) or a sample.
+PPO log-prob, their form (average_log_prob=true): the MEAN of log N(a; mean(s), diag(std^2)) over the entries of the
+chunk, clamped to [log_prob_min, log_prob_max] = [-5, 2], so the ratio is a per-entry geometric mean (not a
+density). average_log_prob=false: the exact log-density summed over the executed entries (executed_only) or every
+entry. The buffer stores the sampled chunk (D numbers). Evaluation: the mean (zero) or a sample.
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ from genpo.samplers import LOG_2PI, normal_log_density
 class GaussianPPOConfig:
     """Gaussian PPO on a BC-pretrained Gaussian MLP policy (algo=ppo)."""
 
-    init_std: float = 0.1  # > 0: reset the pretrained std to this at the start; 0: keep it
+    init_std: float = 0.1  # > 0: reset the pretrained std to this at the start (theirs: std_init 0.1); 0: keep it
     learn_std: bool = True
-    min_std: float = 0.01
-    max_std: float = 1.0
+    min_std: float = 0.01  # their std_min / std_max
+    max_std: float = 0.2
     entropy_coef: float = 0.0
-    executed_only: bool = True  # log-prob over the executed actions of the chunk (exact marginal)
+    average_log_prob: bool = True  # their mean over chunk entries, clamped; false: the summed exact density
+    log_prob_min: float = -5.0
+    log_prob_max: float = 2.0
+    executed_only: bool = False  # entries the log-prob covers: the executed actions only, or the whole chunk (theirs)
 
     ALLOWED: ClassVar[dict[str, Allowed]] = {
         "init_std": at_least(0), "min_std": between(0, "max_std", low_open=True), "entropy_coef": at_least(0),
+        "log_prob_min": Allowed(high="log_prob_max", high_open=True),
     }
 
 
@@ -59,8 +66,11 @@ class GaussianPPO(Algorithm):
 
     def log_prob(self, obs: Tensor, stored: Tensor) -> Tensor:
         mean, std = self.policy.distribution(obs)
-        n = self.entries
-        return normal_log_density(stored[:, :n], mean[:, :n], std[:n]).sum(-1)
+        n, cfg = self.entries, self.cfg
+        entries = normal_log_density(stored[:, :n], mean[:, :n], std[:n])
+        if not cfg.average_log_prob:
+            return entries.sum(-1)
+        return entries.mean(-1).clamp(cfg.log_prob_min, cfg.log_prob_max)
 
     def evaluate(self, obs: Tensor, stored: Tensor) -> Evaluation:
         log_prob = self.log_prob(obs, stored)

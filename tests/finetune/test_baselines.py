@@ -94,6 +94,28 @@ def test_two_iterations_on_hopper(tmp_path, checkpoints, algo, checkpoint, extra
         assert not torch.equal(exported.eps_net.input.weight, start.eps_net.input.weight)
 
 
+AUTHORS_LAYOUT = ["task.env.num_envs=40", "ppo.steps_per_iter=500"]  # 40 envs x 500 policy steps x chunk 4 (Hopper)
+
+
+@pytest.mark.parametrize("algo, pairs, minibatches, pairs_each, adam_steps", [
+    ("dppo", 10, 4, 50_000, 20),  # (env step, denoising step) pairs: 200,000 in 4 minibatches of 50,000, 5 epochs
+    ("reinflow", 1, 4, 50_000, 20),  # 20,000 samples walked 10 times per epoch: 4 minibatches of 50,000, 5 epochs
+    ("ppo", 1, 2, 10_000, 20),  # DPPO's Gaussian: 2 minibatches of 10,000 chunks, 10 epochs
+])
+def test_minibatches_at_the_authors_layout(algo, pairs, minibatches, pairs_each, adam_steps):
+    from finetune.ppo import minibatch_layout
+
+    cfg = load_config(FinetuneConfig, "finetune", ["task=hopper", f"algo={algo}", *AUTHORS_LAYOUT])
+    samples = cfg.task.env.num_envs * cfg.ppo.steps_per_iter
+    assert samples * cfg.task.n_action_steps == 80_000  # env steps per iteration
+    layout = minibatch_layout(samples, cfg.ppo, torch.Generator().manual_seed(0))
+    assert all(len(epoch) == minibatches for epoch in layout)
+    assert {len(index) * pairs for epoch in layout for index in epoch} == {pairs_each}
+    assert sum(len(epoch) for epoch in layout) == adam_steps
+    counts = torch.bincount(torch.cat(layout[0]), minlength=samples)  # every sample sample_repeats times per epoch
+    assert torch.equal(counts, torch.full((samples,), cfg.ppo.sample_repeats))
+
+
 def test_baselines_refuse_the_wrong_policy_kind():
     with pytest.raises(ValueError, match="fine-tunes a DiffusionPolicy, but the start checkpoint holds a FlowPolicy"):
         DPPO(flow_policy(), DPPOConfig())
@@ -225,14 +247,42 @@ def test_fpo_ratio_terms_and_aspo():
     torch.testing.assert_close(loss[1], spo)
 
 
-def test_gaussian_ppo_log_prob_is_the_executed_marginal():
+@pytest.mark.parametrize("aspo", [True, False])
+def test_fpo_surrogate_at_its_configured_clip(aspo):
+    cfg = load_config(FinetuneConfig, "finetune", ["algo=fpo", f"fpo.aspo={str(aspo).lower()}"])
+    assert cfg.ppo.clip == 0.05  # FPO v1's clip (unverified for FPO++, configs/algo/fpo.yaml)
+    alg = FPO(flow_policy(), cfg.fpo)
+    ratio = torch.tensor([[1.2, 0.9], [1.2, 0.9]])
+    advantage = torch.tensor([1.0, -1.0])
+    loss, clipped = alg.surrogate(ratio, advantage, clip=cfg.ppo.clip)
+    # by hand: A > 0, PPO clip at [0.95, 1.05]: -min(r A, clip(r) A)
+    torch.testing.assert_close(loss[0], torch.tensor([-1.05, -0.9]))
+    if aspo:  # A < 0: SPO's penalty -(r A - |A| (r - 1)^2 / (2 eps)), never flat
+        torch.testing.assert_close(loss[1], torch.tensor([1.2 + 0.04 / 0.1, 0.9 + 0.01 / 0.1]))
+    else:  # A < 0, PPO: -min(r A, clip(r) A) = max(r, clip(r)) * |A|
+        torch.testing.assert_close(loss[1], torch.tensor([1.2, 0.95]))
+    assert clipped.tolist() == [[True, True], [True, True]]
+
+
+def test_gaussian_ppo_log_prob_is_dppos_clamped_mean_over_the_chunk():
     alg = GaussianPPO(gaussian_policy(), GaussianPPOConfig(init_std=0.2))
     obs = obs_batch()
     act = alg.act(obs, torch.Generator().manual_seed(3))
     mean, std = alg.policy.distribution(obs)
-    expected = Normal(mean[:, :6], std[:6]).log_prob(act.stored[:, :6]).sum(-1)
-    torch.testing.assert_close(act.log_prob, expected)
-    assert torch.allclose(std, torch.tensor(0.2))
+    assert torch.allclose(std, torch.tensor(0.2)) and act.stored.shape == (16, 12)
+    per_entry = Normal(mean, std).log_prob(act.stored)  # all 4 x 3 chunk entries
+    torch.testing.assert_close(act.log_prob, per_entry.mean(-1).clamp(-5, 2))
+    far = act.stored.clone()
+    far[:8] += 5.0  # 25 std away: the mean log-density is about -312, clamped to DPPO's -5
+    assert torch.equal(alg.log_prob(obs, far)[:8], torch.full((8,), -5.0))
+
+
+def test_gaussian_ppo_can_use_the_exact_marginal_of_the_executed_actions():
+    alg = GaussianPPO(gaussian_policy(), GaussianPPOConfig(init_std=0.2, average_log_prob=False, executed_only=True))
+    obs = obs_batch()
+    act = alg.act(obs, torch.Generator().manual_seed(3))
+    mean, std = alg.policy.distribution(obs)
+    torch.testing.assert_close(act.log_prob, Normal(mean[:, :6], std[:6]).log_prob(act.stored[:, :6]).sum(-1))
 
 
 # ---- DDPM / DDIM schedules against diffusers -------------------------------------------------------
