@@ -14,17 +14,21 @@ from their `last` checkpoint (one that never reached a checkpoint starts over). 
 
     runs/<task>/<algo>/seed<k>/    the run directories (metrics.csv, report.md, checkpoints, ...)
     all_metrics.csv                every run's metrics.csv rows with task, algo, seed columns
-    summary.md, summary.csv        per task and algorithm, mean ± std over seeds: pretrained score, score
-                                   at env-step budgets, final score, env steps to thresholds, wall time
-                                   per iteration, update time per sample, peak memory, stored floats/sample
+    summary.md, summary.csv        per task, evaluation protocol (zero sampling; the authors') and algorithm,
+                                   mean ± std over seeds: pretrained score, score at env-step budgets, final
+                                   score, env steps to thresholds, wall time per iteration, update time per
+                                   sample, peak memory, stored floats/sample
     plots/<task>_env_steps.png     score vs env steps and vs training wall time, one line per algorithm,
-    plots/<task>_wall_time.png     a band of ± 1 std over seeds, up to where its shortest seed ends
+    plots/<task>_wall_time.png     a band of ± 1 std over seeds, up to where its shortest seed ends; the
+                                   expert's level dashed (--expert task=score); <task>_authors_*.png: the same
+                                   for the authors' protocol
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import math
 import os
 import shutil
@@ -41,7 +45,8 @@ from genpo.cli import user_errors
 from genpo.config import REPO_ROOT, load_config, resolve_path
 from genpo.metrics import MetricsLogger
 
-SCORE_KEYS = {"return": "eval_zero/return_mean", "success": "eval_zero/success_rate"}
+SCORE_KEYS = {"return": "return_mean", "success": "success_rate"}  # under eval_<protocol>/
+PROTOCOLS = {"zero": "zero sampling", "authors": "the authors' protocol"}  # tables and plots, in this order
 
 
 # ---- planning and running ---------------------------------------------------------------------
@@ -87,10 +92,11 @@ def iterations_for(task: str, algo: str, overrides: list[str], env_steps: int) -
 
 
 def plan(args, overrides: list[str]) -> list[RunSpec]:
+    """Seeds outermost: a campaign stopped part-way has the same seeds done for every method and task."""
     runs = []
-    for task in args.tasks:
-        for algo in args.algos:
-            for seed in args.seeds:
+    for seed in args.seeds:
+        for task in args.tasks:
+            for algo in args.algos:
                 extra = scoped(overrides, task, algo)
                 if args.env_steps:
                     extra = [*extra, f"ppo.iterations={iterations_for(task, algo, extra, args.env_steps)}"]
@@ -141,10 +147,16 @@ class RunData:
     seed: int
     rows: list[dict[str, float]]
     kind: str  # "return" | "success"
+    protocol: str = "zero"  # the evaluation read as the score (PROTOCOLS)
 
     @property
     def score_key(self) -> str:
-        return SCORE_KEYS[self.kind]
+        return f"eval_{self.protocol}/{SCORE_KEYS[self.kind]}"
+
+    def read_as(self, protocol: str) -> RunData | None:
+        """This run scored by another evaluation protocol; None where it was not logged."""
+        other = dataclasses.replace(self, protocol=protocol)
+        return other if any(math.isfinite(r.get(other.score_key, math.nan)) for r in self.rows) else None
 
     def evals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(env steps, cumulative training seconds, score) at every evaluation (step 0 = pretrained)."""
@@ -169,7 +181,7 @@ def success_task(run_dir: Path, rows: list[dict[str, float]]) -> bool:
         from omegaconf import OmegaConf
 
         return bool(OmegaConf.load(config).get("task", {}).get("success_metric", False))
-    return any(math.isfinite(r.get(SCORE_KEYS["success"], math.nan)) for r in rows)
+    return any(math.isfinite(r.get(f"eval_zero/{SCORE_KEYS['success']}", math.nan)) for r in rows)
 
 
 def read_runs(out: Path) -> list[RunData]:
@@ -219,15 +231,36 @@ def parse_thresholds(items: list[str]) -> dict[str, list[float]]:
     return out
 
 
+def by_protocol(runs: list[RunData]) -> list[tuple[str, list[RunData]]]:
+    """(protocol, the runs read by it) for every protocol some run logged."""
+    out = []
+    for protocol in PROTOCOLS:
+        read = [r for r in (run.read_as(protocol) for run in runs) if r is not None]
+        if read:
+            out.append((protocol, read))
+    return out
+
+
 def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, list[float]]) -> tuple[str, list[dict]]:
-    """Markdown tables (one per task) and the same numbers as CSV rows."""
+    """Markdown tables (one per task and evaluation protocol) and the same numbers as CSV rows."""
     lines = ["# Fine-tuning comparison", "",
-             "Mean ± std over seeds (count of seeds where fewer reached it). Score: zero-sampling evaluation "
-             "(return, or success rate where the task defines success). Wall time: training only (rollout + update), "
+             "Mean ± std over seeds (count of seeds where fewer reached it). Score: the evaluation the table names "
+             "(zero sampling x_0 = 0, or each method's authors' protocol: README \"Comparison\"), return or success rate "
+             "where the task defines success. Wall time: training only (rollout + update), "
              "evaluations excluded. Update time per sample: the whole update (all epochs) divided by the samples collected "
              "in the iteration. Peak RSS is the whole process (torch, envs, buffers); stored floats / sample is what the "
              "algorithm keeps per env step in the buffer (stored + old log-prob).", ""]
     csv_rows = []
+    for protocol, read in by_protocol(runs):
+        table_lines, rows = task_tables(read, protocol, budgets, thresholds)
+        lines += table_lines
+        csv_rows += rows
+    return "\n".join(lines), csv_rows
+
+
+def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
+                thresholds: dict[str, list[float]]) -> tuple[list[str], list[dict]]:
+    lines, csv_rows = [], []
     for task in sorted({r.task for r in runs}):
         task_runs = [r for r in runs if r.task == task]
         kind = task_runs[0].kind
@@ -243,7 +276,7 @@ def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, l
         header = (["algorithm", "seeds", "pretrained"] + [f"@{p:,.0f} steps" for p in points] + ["final"]
                   + [f"steps to {level_name(v)}" for v in levels]
                   + ["s / iteration", "update µs / sample", "peak RSS MB", "stored floats / sample"])
-        lines += [f"## {task} ({'success rate' if kind == 'success' else 'return'}; budgets as fractions of "
+        lines += [f"## {task} — {PROTOCOLS[protocol]} ({'success rate' if kind == 'success' else 'return'}; budgets as fractions of "
                   f"{common:,.0f} env steps, the shortest run)", "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for algo in sorted({r.algo for r in task_runs}, key=lambda a: [r.algo for r in task_runs].index(a)):
@@ -282,9 +315,10 @@ def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, l
             lines.append("| " + " | ".join(row) + " |")
             for name, values in cells.items():
                 mean, std, count = mean_std(values)
-                csv_rows.append({"task": task, "algo": algo, "metric": name, "mean": mean, "std": std, "seeds": count})
+                csv_rows.append({"task": task, "protocol": protocol, "algo": algo, "metric": name, "mean": mean,
+                                 "std": std, "seeds": count})
         lines.append("")
-    return "\n".join(lines), csv_rows
+    return lines, csv_rows
 
 
 # ---- plots ------------------------------------------------------------------------------------------
@@ -302,7 +336,16 @@ def band(curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray) -> tuple
     return mean, np.sqrt(var), count
 
 
-def plot(runs: list[RunData], directory: Path) -> list[Path]:
+def plot(runs: list[RunData], directory: Path, levels: dict[str, float]) -> list[Path]:
+    """<task>_<axis>.png (zero sampling) and <task>_authors_<axis>.png; `levels`: a reference score per task (the
+    expert's) drawn as a dashed line."""
+    written = []
+    for protocol, read in by_protocol(runs):
+        written += plot_protocol(read, directory, protocol, levels)
+    return written
+
+
+def plot_protocol(runs: list[RunData], directory: Path, protocol: str, levels: dict[str, float]) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -338,13 +381,15 @@ def plot(runs: list[RunData], directory: Path) -> list[Path]:
                 )
                 if max(count) > 1:
                     ax.fill_between(grid, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+            if task in levels:
+                ax.axhline(levels[task], color="black", linestyle="--", linewidth=1, label=f"expert ({levels[task]:g})")
             ax.set_xlabel(xlabel)
-            ax.set_ylabel(f"{label} (zero sampling)")
+            ax.set_ylabel(f"{label} ({PROTOCOLS[protocol]})")
             ax.set_title(f"{task}: {label} vs {xlabel.split(' (')[0]} (band: ± 1 std over seeds)", fontsize=9)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
             fig.tight_layout()
-            path = directory / f"{task}_{axis}.png"
+            path = directory / f"{task}{'' if protocol == 'zero' else '_' + protocol}_{axis}.png"
             fig.savefig(path, dpi=110)
             plt.close(fig)
             written.append(path)
@@ -361,7 +406,8 @@ def write_all_metrics(runs: list[RunData], path: Path) -> None:
                 writer.writerow({"task": r.task, "algo": r.algo, "seed": r.seed, **row})
 
 
-def report(out: Path, budgets: list[float], thresholds: dict[str, list[float]], algos: list[str] | None = None) -> str:
+def report(out: Path, budgets: list[float], thresholds: dict[str, list[float]], algos: list[str] | None = None,
+           levels: dict[str, float] | None = None) -> str:
     """Aggregate every run under out/runs into summary.md / summary.csv / all_metrics.csv / plots."""
     runs = read_runs(out)
     if algos:  # keep the command line's order of algorithms (lines, table rows)
@@ -371,11 +417,11 @@ def report(out: Path, budgets: list[float], thresholds: dict[str, list[float]], 
     markdown, rows = summarize(runs, budgets, thresholds)
     (out / "summary.md").write_text(markdown)
     with open(out / "summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["task", "algo", "metric", "mean", "std", "seeds"])
+        writer = csv.DictWriter(f, fieldnames=["task", "protocol", "algo", "metric", "mean", "std", "seeds"])
         writer.writeheader()
         writer.writerows(rows)
     write_all_metrics(runs, out / "all_metrics.csv")
-    plots = plot(runs, out / "plots")
+    plots = plot(runs, out / "plots", levels or {})
     return markdown + "\n" + "\n".join(f"plot: {p}" for p in plots) + "\n"
 
 
@@ -405,6 +451,7 @@ def start(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[RunSp
         default=[],
         help="task=v1,v2 absolute score thresholds (default: pretrained +10%%/+25%% return, +0.1/+0.25 success)",
     )
+    parser.add_argument("--expert", nargs="*", default=[], help="task=score: the expert's level, drawn in the plots")
     parser.add_argument("--replot-only", action="store_true", help="aggregate and plot the existing runs, run nothing")
     args, overrides = parser.parse_known_args(argv)
     bad = [o for o in overrides if "=" not in o]
@@ -426,7 +473,8 @@ def run_and_report(args: argparse.Namespace, runs: list[RunSpec]) -> int:
     if not args.replot_only:
         print(f"{len(runs)} runs -> {args.out / 'runs'}", flush=True)
         failures = run_all(runs, args.jobs)
-    print(report(args.out, args.budgets, parse_thresholds(args.thresholds), args.algos))
+    levels = {task: values[0] for task, values in parse_thresholds(args.expert).items() if values}
+    print(report(args.out, args.budgets, parse_thresholds(args.thresholds), args.algos, levels))
     if failures:
         print(f"{len(failures)} run(s) failed: {', '.join(failures)}")
     return 1 if failures else 0

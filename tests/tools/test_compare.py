@@ -15,7 +15,8 @@ import compare  # noqa: E402
 from compare import RunSpec, main, parse_thresholds, plan, scoped  # noqa: E402
 
 COLUMNS = ["step", "env_steps", "time/train_s", "time/iteration_s", "time/update_us_per_sample", "memory/peak_rss_mb",
-           "memory/stored_floats_per_sample", "train/return", "eval_zero/return_mean", "eval_zero/success_rate"]
+           "memory/stored_floats_per_sample", "train/return", "eval_zero/return_mean", "eval_zero/success_rate", "eval_authors/return_mean",
+           "eval_authors/success_rate"]
 
 
 def write_run(root: Path, task: str, algo: str, seed: int, scores: list[float], success: bool = False,
@@ -25,13 +26,14 @@ def write_run(root: Path, task: str, algo: str, seed: int, scores: list[float], 
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(f"task:\n  name: {task}\n  success_metric: {str(success).lower()}\n")
     key = "eval_zero/success_rate" if success else "eval_zero/return_mean"
-    rows = [{"step": 0, "env_steps": 0, key: scores[0]}]
+    authors = key.replace("eval_zero", "eval_authors")  # the authors' protocol scores half the zero-sampling one
+    rows = [{"step": 0, "env_steps": 0, key: scores[0], authors: scores[0] / 2}]
     for it in range(1, 2 * (len(scores) - 1) + 1):
         row = {"step": it, "env_steps": 100 * it, "time/train_s": iteration_s * it, "time/iteration_s": iteration_s,
                "time/update_us_per_sample": 10.0 * iteration_s, "memory/peak_rss_mb": 700.0 + it,
                "memory/stored_floats_per_sample": stored, "train/return": 1.0}
         if it % 2 == 0:
-            row[key] = scores[it // 2]
+            row[key], row[authors] = scores[it // 2], scores[it // 2] / 2
         rows.append(row)
     with open(run_dir / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -54,9 +56,9 @@ def fake_runs(tmp_path) -> Path:
     return tmp_path
 
 
-def table(markdown: str, task: str) -> dict[str, dict[str, str]]:
-    """{algorithm: {column: cell}} of one task's table."""
-    block = markdown.split(f"## {task} ")[1].split("\n\n")[1].splitlines()
+def table(markdown: str, task: str, protocol: str = "zero sampling") -> dict[str, dict[str, str]]:
+    """{algorithm: {column: cell}} of one task's table for one evaluation protocol."""
+    block = markdown.split(f"## {task} — {protocol} ")[1].split("\n\n")[1].splitlines()
     header = [c.strip() for c in block[0].strip("|").split("|")]
     return {
         cells[0]: dict(zip(header, cells))
@@ -81,13 +83,18 @@ def test_replot_only_aggregates_and_plots_fake_runs(fake_runs, monkeypatch):
     pusht = table(markdown, "pusht")
     assert pusht["genpopp"]["final"] == "0.6" and pusht["genpopp"]["steps to pre+0.1"] == "200"
     assert "success rate" in markdown.split("## pusht")[1].splitlines()[0]
-    for name in ("hopper_env_steps", "hopper_wall_time", "pusht_env_steps", "pusht_wall_time"):
+    authors = table(markdown, "hopper", "the authors' protocol")  # the same aggregation of eval_authors/*
+    assert authors["genpopp"]["pretrained"] == "50 ± 0" and authors["genpopp"]["final"] == f"62.5 ± {math.sqrt(12.5):.2g}"
+    assert table(markdown, "pusht", "the authors' protocol")["genpopp"]["final"] == "0.3"
+    for name in ("hopper_env_steps", "hopper_wall_time", "pusht_env_steps", "pusht_wall_time", "hopper_authors_env_steps",
+                 "pusht_authors_wall_time"):
         assert (fake_runs / "plots" / f"{name}.png").stat().st_size > 1000
     with open(fake_runs / "all_metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 * 5 + 2 * 5 and {r["algo"] for r in rows} == {"genpopp", "dppo"}
     summary = list(csv.DictReader(open(fake_runs / "summary.csv")))
-    final = next(r for r in summary if r["task"] == "hopper" and r["algo"] == "genpopp" and r["metric"] == "final")
+    final = next(r for r in summary if r["task"] == "hopper" and r["algo"] == "genpopp" and r["metric"] == "final"
+                 and r["protocol"] == "zero")
     assert float(final["mean"]) == 125 and final["seeds"] == "2"
 
 
