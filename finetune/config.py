@@ -56,7 +56,8 @@ class PPOConfig:
     critic_hidden: list[int] = field(default_factory=lambda: [256, 256])
 
     ALLOWED: ClassVar[dict[str, Allowed]] = {
-        "iterations": at_least(0), "steps_per_iter": at_least(1), "epochs": at_least(1), "minibatch_size": at_least(1), "minibatches": at_least(0),
+        "iterations": at_least(0), "steps_per_iter": at_least(1), "epochs": at_least(1), "minibatch_size": at_least(1),
+        "minibatches": at_least(0),
         "sample_repeats": at_least(1), "gamma": between(0, 1, low_open=True), "gae_lambda": between(0, 1),
         "clip": above(0), "value_clip": at_least(0), "actor_lr": above(0), "critic_lr": above(0),
         "min_lr": between(0, "max_lr", low_open=True), "target_kl": at_least(0), "kl_early_stop": at_least(0),

@@ -276,8 +276,10 @@ def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
         header = (["algorithm", "seeds", "pretrained"] + [f"@{p:,.0f} steps" for p in points] + ["final"]
                   + [f"steps to {level_name(v)}" for v in levels]
                   + ["s / iteration", "update µs / sample", "peak RSS MB", "stored floats / sample"])
-        lines += [f"## {task} — {PROTOCOLS[protocol]} ({'success rate' if kind == 'success' else 'return'}; budgets as fractions of "
-                  f"{common:,.0f} env steps, the shortest run)", "",
+        score = "success rate" if kind == "success" else "return"
+        lines += [f"## {task} — {PROTOCOLS[protocol]} ({score}; budgets as fractions of {common:,.0f} env steps, "
+                  "the shortest run)",
+                  "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for algo in sorted({r.algo for r in task_runs}, key=lambda a: [r.algo for r in task_runs].index(a)):
             group = [r for r in task_runs if r.algo == algo]

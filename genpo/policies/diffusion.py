@@ -89,7 +89,8 @@ class DiffusionPolicy(ChunkPolicy):
     def sample(self, obs: Tensor, latent: Tensor | None = None, *, zero: bool = False,
                generator: torch.Generator | None = None, deterministic: bool | None = None) -> PolicyOutput:
         """Stochastic chain (training-time exploration), or with zero=True the deterministic chain from
-        x_T = 0; deterministic=True with zero=False: the deterministic chain from a random x_T. sample.stored: the states from the input of the first fine-tuned step to the action
+        x_T = 0; deterministic=True with zero=False: the deterministic chain from a random x_T.
+        sample.stored: the states from the input of the first fine-tuned step to the action
         (B, m + 1, D); sample.log_prob: per-entry log-probs of those transitions (B, m, D)."""
         if latent is None:
             latent = self.latent(obs.shape[0], zero=zero, generator=generator).to(obs.dtype)

@@ -15,8 +15,8 @@ import compare  # noqa: E402
 from compare import RunSpec, main, parse_thresholds, plan, scoped  # noqa: E402
 
 COLUMNS = ["step", "env_steps", "time/train_s", "time/iteration_s", "time/update_us_per_sample", "memory/peak_rss_mb",
-           "memory/stored_floats_per_sample", "train/return", "eval_zero/return_mean", "eval_zero/success_rate", "eval_authors/return_mean",
-           "eval_authors/success_rate"]
+           "memory/stored_floats_per_sample", "train/return", "eval_zero/return_mean", "eval_zero/success_rate",
+           "eval_authors/return_mean", "eval_authors/success_rate"]
 
 
 def write_run(root: Path, task: str, algo: str, seed: int, scores: list[float], success: bool = False,
