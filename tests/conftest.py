@@ -66,13 +66,6 @@ def algorithm_contract():
             torch.testing.assert_close(authors, algorithm.act_authors(obs, torch.Generator().manual_seed(3)))
             assert not torch.allclose(authors, algorithm.act_for_eval(obs, True))
 
-        assert algorithm.authors_protocol in ("zero", "stochastic", "own") and algorithm.authors_protocol_text
-        if algorithm.authors_protocol == "own":  # the authors' evaluation: a policy of its own, seeded
-            authors = algorithm.act_authors(obs, torch.Generator().manual_seed(3))
-            assert authors.shape == act.env_actions.shape and torch.isfinite(authors).all()
-            torch.testing.assert_close(authors, algorithm.act_authors(obs, torch.Generator().manual_seed(3)))
-            assert not torch.allclose(authors, algorithm.act_for_eval(obs, True))
-
         exported = algorithm.export_policy()
         reloaded = load_policy(save_policy(exported, tmp_path / "export"), obs_dim=policy.config.obs_dim,
                                action_dim=policy.config.action_dim).double()
