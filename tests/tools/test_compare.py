@@ -127,6 +127,7 @@ def test_plan_gives_every_method_the_same_env_step_budget(tmp_path):
         and "ppo.epochs=1" not in by["hopper", "genpopp", 0].overrides
     )
     assert by["hopper", "genpopp", 1].run_dir == tmp_path / "runs" / "hopper" / "genpopp" / "seed1"
+    assert [r.seed for r in runs] == [0] * 4 + [1] * 4  # seeds outermost: a part-way campaign is balanced
     assert scoped(["policy.path=C:/x", "a:b=c"], "t", "a") == ["policy.path=C:/x", "b=c"]
 
 
