@@ -2,7 +2,7 @@
 # The comparison campaign (README "Comparison"): five methods from the checkpoints pretrained for them on the same data
 # with the same network and updates, 3 seeds, evaluated with zero sampling, stochastic sampling and each method's
 # authors' protocol (eval_episodes=50: 80 episodes, 2 per env, on Hopper's and Walker2d's 40 envs; 56 on PushT's 8;
-every 3 iterations and at the end).
+# every 3 iterations and at the end).
 #
 #   bash benchmarks/campaign.sh            # runs, or resumes, everything not finished; JOBS=2 runs two at a time
 #
