@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib
 
 from finetune.conversion import conversion_text
+from genpo.io import atomic_write_text
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -61,10 +62,11 @@ def write_report(run_dir: Path, summary: dict, rows: list[dict[str, float]]) -> 
              *score_lines("pretrained", summary["pretrained"]), *score_lines("fine-tuned", summary["final"]), "",
              f"- env steps: {summary['env_steps']:,} over {summary['iterations']} iterations, {summary['processes']} process(es)",
              f"- authors' protocol: {summary['authors_protocol']}",
-             f"- wall time: {summary['wall_time_s']:.0f} s", f"- checkpoint: {summary['checkpoint']}",
+             f"- wall time: {summary['wall_time_s']:.0f} s in the last sitting (evaluations included); training (rollout + "
+             f"update) over all sittings: {summary['train_time_s']:.0f} s", f"- checkpoint: {summary['checkpoint']}",
              *([f"- {line}" for line in conversion_text(summary["conversion"]).splitlines()] if summary["conversion"] else []),
              ""]
     markdown = "\n".join(lines)
-    (run_dir / "report.md").write_text(markdown)
-    (run_dir / "report.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(run_dir / "report.md", markdown)
+    atomic_write_text(run_dir / "report.json", json.dumps(summary, indent=2))
     return markdown

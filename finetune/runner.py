@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -303,6 +304,11 @@ class FinetuneRun:
 
     def run_iterations(self) -> dict:
         cfg, start, it = self.cfg, time.time(), 0
+        report = self.run_dir / "report.json"
+        if cfg.resume and self.ppo.iteration >= cfg.ppo.iterations and report.is_file():
+            print(f"{self.run_dir} finished at iteration {self.ppo.iteration}: nothing to resume, its report is kept")
+            self.env.close()
+            return json.loads(report.read_text())
         try:
             if "pretrained" not in self.evals:
                 self.evals["pretrained"] = self.evaluate()
@@ -354,6 +360,7 @@ class FinetuneRun:
             "iterations": self.ppo.iteration,
             "processes": self.accelerator.num_processes,
             "wall_time_s": wall_time,
+            "train_time_s": self.ppo.train_time,
             "checkpoint": str(self.run_dir / "checkpoints" / "last"),
             "policy_config": self.algorithm.export_policy().config.to_json_dict(),
         }

@@ -10,7 +10,8 @@ ppo.iterations=<n> [overrides]`, with n chosen so that every method gets the sam
 (--env-steps; without it, each run keeps its configured iterations). Overrides are key=value pairs for
 every run; prefix one with a task or algorithm name to scope it (`dppo:ppo.minibatch_size=16`,
 `pusht:task.env.num_envs=4`). Finished runs (report.json present) are skipped; interrupted ones resume
-from their `last` checkpoint (one that never reached a checkpoint starts over). Outputs in --out:
+from their `last` checkpoint (one that never reached a checkpoint starts over); a run that another live process
+holds (<run_dir>.lock) is skipped, so two invocations can share a campaign. Outputs in --out:
 
     runs/<task>/<algo>/seed<k>/    the run directories (metrics.csv, report.md, checkpoints, ...)
     all_metrics.csv                every run's metrics.csv rows with task, algo, seed columns
@@ -110,18 +111,52 @@ def command(run: RunSpec) -> list[str]:
     return [*cmd, "resume=true"] if run.resumable() else cmd
 
 
-def execute(run: RunSpec) -> tuple[RunSpec, int, float]:
-    """Run one fine-tuning run in a subprocess (stdout/stderr to <run_dir>.log)."""
-    if not run.resumable() and run.run_dir.exists():
-        shutil.rmtree(run.run_dir)  # a start that never reached a checkpoint: begin again
-    run.run_dir.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    start = time.time()
-    with open(run.run_dir.with_suffix(".log"), "a") as log:
-        log.write(f"$ {' '.join(command(run))}\n")
-        log.flush()
-        code = subprocess.run(command(run), cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-    return run, code, time.time() - start
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def claim(run: RunSpec) -> Path | None:
+    """Take <run_dir>.lock (holding this process's id) so that two campaign streams never run the same run; None
+    when a live process holds it. A lock left by a dead process is taken over."""
+    lock = run.run_dir.with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    if lock.is_file():
+        holder = lock.read_text().strip()
+        if holder.isdigit() and process_alive(int(holder)):
+            return None
+        lock.unlink(missing_ok=True)
+    try:
+        with open(lock, "x") as f:
+            f.write(str(os.getpid()))
+    except FileExistsError:  # another stream took it in between
+        return None
+    return lock
+
+
+def execute(run: RunSpec) -> tuple[RunSpec, int | None, float]:
+    """Run one fine-tuning run in a subprocess (stdout/stderr to <run_dir>.log); exit code None: skipped, because
+    it finished after the plan was made or another process is running it."""
+    lock = None if run.finished() else claim(run)
+    if lock is None:
+        return run, None, 0.0
+    try:
+        if not run.resumable() and run.run_dir.exists():
+            shutil.rmtree(run.run_dir)  # a start that never reached a checkpoint: begin again
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        start = time.time()
+        with open(run.run_dir.with_suffix(".log"), "a") as log:
+            log.write(f"$ {' '.join(command(run))}\n")
+            log.flush()
+            code = subprocess.run(command(run), cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        return run, code, time.time() - start
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def run_all(runs: list[RunSpec], jobs: int) -> list[str]:
@@ -132,6 +167,9 @@ def run_all(runs: list[RunSpec], jobs: int) -> list[str]:
     failures = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for run, code, seconds in pool.map(execute, todo):
+            if code is None:
+                print(f"skip {run.label}: finished or running in another process", flush=True)
+                continue
             status = "ok" if code == 0 else f"FAILED (exit {code}, see {run.run_dir.with_suffix('.log')})"
             print(f"{run.label}: {status} in {seconds:.0f} s", flush=True)
             if code:

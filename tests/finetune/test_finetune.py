@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def test_two_genpopp_iterations_on_hopper(tmp_path, hopper_checkpoint):
 def test_resume_continues_iteration_optimizer_and_rng(tmp_path, hopper_checkpoint):
     args = [f"policy.path={hopper_checkpoint}", f"output_dir={tmp_path}", "eval_episodes=0"]
     first = FinetuneRun(config(*args, "ppo.iterations=2"), [])
-    first.train()
+    first_summary = first.train()
     saved = first.ppo.state_dict()
     resumed = FinetuneRun(config(*args, "ppo.iterations=3", "resume=true"), [])
     assert resumed.ppo.iteration == 2 and resumed.ppo.env_steps == first.ppo.env_steps
@@ -73,9 +74,14 @@ def test_resume_continues_iteration_optimizer_and_rng(tmp_path, hopper_checkpoin
         assert torch.equal(a["exp_avg"], b["exp_avg"]) and a["step"] == b["step"]
     for (name, p), q in zip(first.ppo.unwrapped.named_parameters(), resumed.ppo.unwrapped.parameters()):
         assert torch.equal(p, q), name
-    resumed.train()
+    summary = resumed.train()
     assert resumed.ppo.iteration == 3
     assert [r["step"] for r in resumed.logger.rows] == [0, 1, 2, 3]
+    assert summary["train_time_s"] > first_summary["train_time_s"] > 0  # training time adds up over sittings
+    # resuming a finished run changes nothing: its report (and wall time) is kept
+    report = (tmp_path / "report.json").read_text()
+    assert FinetuneRun(config(*args, "ppo.iterations=3", "resume=true"), []).train() == json.loads(report)
+    assert (tmp_path / "report.json").read_text() == report
 
 
 @pytest.mark.parametrize("override, message", [

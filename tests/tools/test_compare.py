@@ -3,6 +3,8 @@ resume/skip) and the aggregation + plots from small fake metric files, without r
 
 import csv
 import math
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -142,3 +144,20 @@ def test_finished_runs_are_skipped_and_interrupted_ones_resume(tmp_path, monkeyp
     monkeypatch.setattr(compare, "execute", lambda run: (started.append(run.label), (run, 0, 0.0))[1])
     assert compare.run_all([done, partial], jobs=2) == []
     assert started == ["hopper/genpopp/seed1"]
+
+
+def test_a_run_another_live_process_holds_is_skipped_and_a_dead_ones_lock_is_taken_over(tmp_path, monkeypatch):
+    run = RunSpec("hopper", "genpopp", 0, tmp_path / "runs" / "hopper" / "genpopp" / "seed0")
+    lock = run.run_dir.with_suffix(".lock")
+    lock.parent.mkdir(parents=True)
+    lock.write_text(str(os.getppid()))  # alive: the process that started pytest
+    assert compare.execute(run) == (run, None, 0.0)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(str(dead.pid))
+    monkeypatch.setattr(compare, "command", lambda r: [sys.executable, "-c", "import sys; sys.exit(3)"])
+    _, code, _ = compare.execute(run)
+    assert code == 3 and not lock.exists()  # it ran (exit 3 is the stand-in run's) and released the lock
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    (run.run_dir / "report.json").write_text("{}")  # finished by another stream after the plan was made
+    assert compare.execute(run) == (run, None, 0.0)
