@@ -5,6 +5,7 @@
 # every 3 iterations and at the end).
 #
 #   bash benchmarks/campaign.sh            # runs, or resumes, everything not finished; JOBS=2 runs two at a time
+#   SEEDS="1 2" bash benchmarks/campaign.sh  # a second stream beside the first: runs one holds (.lock) are skipped
 #
 # Layout on Hopper: the authors' (ReinFlow and DPPO locomotion), 40 envs x 500 policy steps x chunk 4 = 80,000 env
 # steps per iteration, 13 iterations = 1,040,000 env steps; each method's minibatches per epoch and epochs as its
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 OUT=benchmarks/results/campaign
 COMMON=(eval_every=3 eval_episodes=50 save_video=false ppo.critic_warmup_iters=1
         hopper:task.env.num_envs=40 hopper:ppo.steps_per_iter=500 walker2d:task.env.num_envs=40 walker2d:ppo.steps_per_iter=1000)
-for seed in 0 1 2; do
+for seed in ${SEEDS:-0 1 2}; do
   python tools/compare.py --tasks hopper --algos genpopp reinflow dppo fpo ppo --seeds "$seed" --env-steps 1000000 \
     --out "$OUT/hopper" --jobs "${JOBS:-1}" "${COMMON[@]}"
   python tools/compare.py --tasks walker2d --algos genpopp reinflow dppo --seeds "$seed" --env-steps 1000000 \
