@@ -17,8 +17,8 @@ holds (<run_dir>.lock) is skipped, so two invocations can share a campaign. Outp
     all_metrics.csv                every run's metrics.csv rows with task, algo, seed columns
     summary.md, summary.csv        per task, evaluation protocol (zero sampling; the authors') and algorithm,
                                    mean ± std over seeds: pretrained score, score at env-step budgets, final
-                                   score, env steps to thresholds, wall time per iteration, update time per
-                                   sample, peak memory, stored floats/sample
+                                   score, env steps to thresholds, wall time per iteration and per 100k env
+                                   steps, update time per sample, peak memory, stored floats/sample
     plots/<task>_env_steps.png     score vs env steps and vs training wall time, one line per algorithm,
     plots/<task>_wall_time.png     a band of ± 1 std over seeds, up to where its shortest seed ends; the
                                    expert's level dashed (--expert task=score); <task>_authors_*.png: the same
@@ -296,6 +296,12 @@ def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, l
     return "\n".join(lines), csv_rows
 
 
+def seconds_per_100k_env_steps(rows: list[dict[str, float]]) -> float:
+    """Training time (rollout + update, summed over resumed sittings) per 100,000 env steps, at the last row."""
+    timed = [r for r in rows if math.isfinite(r.get("time/train_s", math.nan)) and r.get("env_steps", 0) > 0]
+    return timed[-1]["time/train_s"] / timed[-1]["env_steps"] * 1e5 if timed else math.nan
+
+
 def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
                 thresholds: dict[str, list[float]]) -> tuple[list[str], list[dict]]:
     lines, csv_rows = [], []
@@ -313,7 +319,8 @@ def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
             return f"pre+{v:g}" if kind == "success" else f"pre+{v:.0%}"
         header = (["algorithm", "seeds", "pretrained"] + [f"@{p:,.0f} steps" for p in points] + ["final"]
                   + [f"steps to {level_name(v)}" for v in levels]
-                  + ["s / iteration", "update µs / sample", "peak RSS MB", "stored floats / sample"])
+                  + ["s / iteration", "training s / 100k env steps", "update µs / sample", "peak RSS MB",
+                     "stored floats / sample"])
         score = "success rate" if kind == "success" else "return"
         lines += [f"## {task} — {PROTOCOLS[protocol]} ({score}; budgets as fractions of {common:,.0f} env steps, "
                   "the shortest run)",
@@ -337,6 +344,7 @@ def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
                 for key, name in (("time/iteration_s", "iter_s"), ("time/update_us_per_sample", "update_us")):
                     col = r.column(key)
                     cells.setdefault(name, []).append(float(col.mean()) if len(col) else math.nan)
+                cells.setdefault("per_100k", []).append(seconds_per_100k_env_steps(r.rows))
                 for key, name in (("memory/peak_rss_mb", "rss"), ("memory/stored_floats_per_sample", "stored")):
                     col = r.column(key)
                     cells.setdefault(name, []).append(float(col.max()) if len(col) else math.nan)
@@ -348,6 +356,7 @@ def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
                 fmt(cells["final"]),
                 *[fmt(cells[f"to{v}"], total=n) for v in levels],
                 fmt(cells["iter_s"]),
+                fmt(cells["per_100k"]),
                 fmt(cells["update_us"]),
                 fmt(cells["rss"], 4),
                 fmt(cells["stored"], 4),

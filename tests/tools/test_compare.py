@@ -81,6 +81,7 @@ def test_replot_only_aggregates_and_plots_fake_runs(fake_runs, monkeypatch):
     assert genpopp["steps to pre+10%"] == "300 ± 1.4e+02"  # 110 reached at 200 (seed 0) and 400 (seed 1)
     assert genpopp["steps to pre+25%"] == "400 (1/2)"  # only seed 0 reaches 125
     assert genpopp["s / iteration"] == "2 ± 0" and genpopp["stored floats / sample"] == "25 ± 0"
+    assert genpopp["training s / 100k env steps"] == "2e+03 ± 0"  # 2 s per iteration of 100 env steps
     assert hopper["dppo"]["steps to pre+10%"] == "–" and hopper["dppo"]["stored floats / sample"] == "142"
     pusht = table(markdown, "pusht")
     assert pusht["genpopp"]["final"] == "0.6" and pusht["genpopp"]["steps to pre+0.1"] == "200"
