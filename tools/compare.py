@@ -320,7 +320,7 @@ def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
         header = (["algorithm", "seeds", "pretrained"] + [f"@{p:,.0f} steps" for p in points] + ["final"]
                   + [f"steps to {level_name(v)}" for v in levels]
                   + ["s / iteration", "training s / 100k env steps", "update µs / sample", "peak RSS MB",
-                     "stored floats / sample"])
+                     "stored floats / sample", "actor LR used, min / max"])
         score = "success rate" if kind == "success" else "return"
         lines += [f"## {task} — {PROTOCOLS[protocol]} ({score}; budgets as fractions of {common:,.0f} env steps, "
                   "the shortest run)",
@@ -348,6 +348,9 @@ def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
                 for key, name in (("memory/peak_rss_mb", "rss"), ("memory/stored_floats_per_sample", "stored")):
                     col = r.column(key)
                     cells.setdefault(name, []).append(float(col.max()) if len(col) else math.nan)
+                lr = r.column("ppo/actor_lr_used")  # the critic-only warm-up iterations log none
+                cells.setdefault("actor_lr_min", []).append(float(lr.min()) if len(lr) else math.nan)
+                cells.setdefault("actor_lr_max", []).append(float(lr.max()) if len(lr) else math.nan)
             row = [
                 algo,
                 str(n),
@@ -360,6 +363,7 @@ def task_tables(runs: list[RunData], protocol: str, budgets: list[float],
                 fmt(cells["update_us"]),
                 fmt(cells["rss"], 4),
                 fmt(cells["stored"], 4),
+                f"{fmt(cells['actor_lr_min'], 2)} / {fmt(cells['actor_lr_max'], 2)}",
             ]
             lines.append("| " + " | ".join(row) + " |")
             for name, values in cells.items():

@@ -17,7 +17,7 @@ import compare  # noqa: E402
 from compare import RunSpec, main, parse_thresholds, plan, scoped  # noqa: E402
 
 COLUMNS = ["step", "env_steps", "time/train_s", "time/iteration_s", "time/update_us_per_sample", "memory/peak_rss_mb",
-           "memory/stored_floats_per_sample", "train/return", "eval_zero/return_mean", "eval_zero/success_rate",
+           "memory/stored_floats_per_sample", "ppo/actor_lr_used", "train/return", "eval_zero/return_mean", "eval_zero/success_rate",
            "eval_authors/return_mean", "eval_authors/success_rate"]
 
 
@@ -33,7 +33,7 @@ def write_run(root: Path, task: str, algo: str, seed: int, scores: list[float], 
     for it in range(1, 2 * (len(scores) - 1) + 1):
         row = {"step": it, "env_steps": 100 * it, "time/train_s": iteration_s * it, "time/iteration_s": iteration_s,
                "time/update_us_per_sample": 10.0 * iteration_s, "memory/peak_rss_mb": 700.0 + it,
-               "memory/stored_floats_per_sample": stored, "train/return": 1.0}
+               "memory/stored_floats_per_sample": stored, "train/return": 1.0, "ppo/actor_lr_used": 1e-5 * it}
         if it % 2 == 0:
             row[key], row[authors] = scores[it // 2], scores[it // 2] / 2
         rows.append(row)
@@ -82,6 +82,7 @@ def test_replot_only_aggregates_and_plots_fake_runs(fake_runs, monkeypatch):
     assert genpopp["steps to pre+25%"] == "400 (1/2)"  # only seed 0 reaches 125
     assert genpopp["s / iteration"] == "2 ± 0" and genpopp["stored floats / sample"] == "25 ± 0"
     assert genpopp["training s / 100k env steps"] == "2e+03 ± 0"  # 2 s per iteration of 100 env steps
+    assert genpopp["actor LR used, min / max"] == "1e-05 ± 0 / 4e-05 ± 0"  # iterations 1-4 used 1e-5 ... 4e-5
     assert hopper["dppo"]["steps to pre+10%"] == "–" and hopper["dppo"]["stored floats / sample"] == "142"
     pusht = table(markdown, "pusht")
     assert pusht["genpopp"]["final"] == "0.6" and pusht["genpopp"]["steps to pre+0.1"] == "200"
