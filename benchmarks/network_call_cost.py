@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from genpo.checkpoint import load_policy
+from genpo.io import atomic_write_text
 
 
 def linear_flops_per_sample(module: nn.Module) -> int:
@@ -67,11 +68,9 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['variant']} | {r['batch']} | {r['ms_per_call']:.3f} | {r['us_per_sample']:.1f} | {r['gflops']:.1f} |")
-    out = Path(__file__).parent / "results" / "network_call_cost.json"
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"checkpoint": args.checkpoint, "threads": args.threads, "flops_per_sample": flops,
-                               "rows": rows}, indent=2))
-    tmp.replace(out)
+    atomic_write_text(Path(__file__).parent / "results" / "network_call_cost.json",
+                      json.dumps({"checkpoint": args.checkpoint, "threads": args.threads, "flops_per_sample": flops,
+                                  "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
