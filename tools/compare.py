@@ -11,7 +11,8 @@ ppo.iterations=<n> [overrides]`, with n chosen so that every method gets the sam
 every run; prefix one with a task or algorithm name to scope it (`dppo:ppo.minibatch_size=16`,
 `pusht:task.env.num_envs=4`). Finished runs (report.json present) are skipped; interrupted ones resume
 from their `last` checkpoint (one that never reached a checkpoint starts over); a run that another live process
-holds (<run_dir>.lock) is skipped, so two invocations can share a campaign. Outputs in --out:
+holds (<run_dir>.lock) is skipped, so two invocations can share a campaign. The tables, plots and
+all_metrics.csv aggregate finished runs only; summary.md names the others. Outputs in --out:
 
     runs/<task>/<algo>/seed<k>/    the run directories (metrics.csv, report.md, checkpoints, ...)
     all_metrics.csv                every run's metrics.csv rows with task, algo, seed columns
@@ -222,15 +223,26 @@ def success_task(run_dir: Path, rows: list[dict[str, float]]) -> bool:
     return any(math.isfinite(r.get(f"eval_zero/{SCORE_KEYS['success']}", math.nan)) for r in rows)
 
 
+def run_dirs(out: Path) -> list[Path]:
+    return [path.parent for path in sorted((out / "runs").glob("*/*/seed*/metrics.csv"))]
+
+
 def read_runs(out: Path) -> list[RunData]:
+    """The finished runs (report.json present). An unfinished one would shorten every table budget and put a seed
+    stopped half-way into "final"."""
     runs = []
-    for path in sorted((out / "runs").glob("*/*/seed*/metrics.csv")):
-        run_dir = path.parent
+    for run_dir in run_dirs(out):
         task, algo, seed = run_dir.parent.parent.name, run_dir.parent.name, int(run_dir.name.removeprefix("seed"))
-        rows = MetricsLogger.read_csv(path)
-        if rows:
+        rows = MetricsLogger.read_csv(run_dir / "metrics.csv")
+        if rows and (run_dir / "report.json").is_file():
             runs.append(RunData(task, algo, seed, rows, "success" if success_task(run_dir, rows) else "return"))
     return runs
+
+
+def unfinished_note(out: Path) -> list[str]:
+    """One line naming the runs left out of the tables because they have not finished."""
+    names = [f"{d.parent.parent.name}/{d.parent.name}/{d.name}" for d in run_dirs(out) if not (d / "report.json").is_file()]
+    return [f"Not aggregated (not finished): {', '.join(names)}.", ""] if names else []
 
 
 # ---- aggregation ------------------------------------------------------------------------------------
@@ -279,7 +291,8 @@ def by_protocol(runs: list[RunData]) -> list[tuple[str, list[RunData]]]:
     return out
 
 
-def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, list[float]]) -> tuple[str, list[dict]]:
+def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, list[float]],
+              notes: list[str] = ()) -> tuple[str, list[dict]]:
     """Markdown tables (one per task and evaluation protocol) and the same numbers as CSV rows."""
     lines = ["# Fine-tuning comparison", "",
              "Mean ± std over seeds (count of seeds where fewer reached it). Score: the evaluation the table names "
@@ -287,7 +300,7 @@ def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, l
              "where the task defines success. Wall time: training only (rollout + update), "
              "evaluations excluded. Update time per sample: the whole update (all epochs) divided by the samples collected "
              "in the iteration. Peak RSS is the whole process (torch, envs, buffers); stored floats / sample is what the "
-             "algorithm keeps per env step in the buffer (stored + old log-prob).", ""]
+             "algorithm keeps per env step in the buffer (stored + old log-prob).", "", *notes]
     csv_rows = []
     for protocol, read in by_protocol(runs):
         table_lines, rows = task_tables(read, protocol, budgets, thresholds)
@@ -466,8 +479,8 @@ def report(out: Path, budgets: list[float], thresholds: dict[str, list[float]], 
     if algos:  # keep the command line's order of algorithms (lines, table rows)
         runs.sort(key=lambda r: (algos.index(r.algo) if r.algo in algos else len(algos), r.algo, r.seed))
     if not runs:
-        raise SystemExit(f"no runs with metrics under {out / 'runs'}")
-    markdown, rows = summarize(runs, budgets, thresholds)
+        raise SystemExit(f"no finished runs (metrics.csv and report.json) under {out / 'runs'}")
+    markdown, rows = summarize(runs, budgets, thresholds, unfinished_note(out))
     (out / "summary.md").write_text(markdown)
     with open(out / "summary.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["task", "protocol", "algo", "metric", "mean", "std", "seeds"])

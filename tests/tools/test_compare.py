@@ -109,6 +109,16 @@ def test_absolute_thresholds_and_budgets(fake_runs):
     assert hopper["genpopp"]["@400 steps"] == f"125 ± {math.sqrt(50):.2g}"
 
 
+def test_an_unfinished_run_is_named_but_not_aggregated(fake_runs):
+    # a third genpopp seed stopped after 200 env steps at a score the finished seeds never had
+    write_run(fake_runs, "hopper", "genpopp", 2, [100, 500], finished=False)
+    markdown = compare.report(fake_runs, [0.25, 0.5, 1.0], {})
+    genpopp = table(markdown, "hopper")["genpopp"]
+    assert genpopp["seeds"] == "2" and genpopp["final"] == f"125 ± {math.sqrt(50):.2g}"
+    assert "fractions of 400 env steps" in markdown  # the budgets still span the finished runs
+    assert "Not aggregated (not finished): hopper/genpopp/seed2." in markdown
+
+
 def test_plan_gives_every_method_the_same_env_step_budget(tmp_path):
     class Args:
         tasks, algos, seeds, out, env_steps = ["hopper", "pusht"], ["genpopp", "dppo"], [0, 1], tmp_path, 10_000
