@@ -37,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,25 +224,30 @@ def success_task(run_dir: Path, rows: list[dict[str, float]]) -> bool:
     return any(math.isfinite(r.get(f"eval_zero/{SCORE_KEYS['success']}", math.nan)) for r in rows)
 
 
-def run_dirs(out: Path) -> list[Path]:
-    return [path.parent for path in sorted((out / "runs").glob("*/*/seed*/metrics.csv"))]
+def runs_on_disk(out: Path) -> list[RunSpec]:
+    """Every run directory under out/runs that has logged metrics, finished or not."""
+    specs = []
+    for path in sorted((out / "runs").glob("*/*/seed*/metrics.csv")):
+        run_dir = path.parent
+        specs.append(RunSpec(run_dir.parent.parent.name, run_dir.parent.name, int(run_dir.name.removeprefix("seed")), run_dir))
+    return specs
 
 
 def read_runs(out: Path) -> list[RunData]:
     """The finished runs (report.json present). An unfinished one would shorten every table budget and put a seed
     stopped half-way into "final"."""
     runs = []
-    for run_dir in run_dirs(out):
-        task, algo, seed = run_dir.parent.parent.name, run_dir.parent.name, int(run_dir.name.removeprefix("seed"))
-        rows = MetricsLogger.read_csv(run_dir / "metrics.csv")
-        if rows and (run_dir / "report.json").is_file():
-            runs.append(RunData(task, algo, seed, rows, "success" if success_task(run_dir, rows) else "return"))
+    for spec in filter(RunSpec.finished, runs_on_disk(out)):
+        rows = MetricsLogger.read_csv(spec.run_dir / "metrics.csv")
+        if rows:
+            kind = "success" if success_task(spec.run_dir, rows) else "return"
+            runs.append(RunData(spec.task, spec.algo, spec.seed, rows, kind))
     return runs
 
 
 def unfinished_note(out: Path) -> list[str]:
     """One line naming the runs left out of the tables because they have not finished."""
-    names = [f"{d.parent.parent.name}/{d.parent.name}/{d.name}" for d in run_dirs(out) if not (d / "report.json").is_file()]
+    names = [spec.label for spec in runs_on_disk(out) if not spec.finished()]
     return [f"Not aggregated (not finished): {', '.join(names)}.", ""] if names else []
 
 
@@ -292,7 +298,7 @@ def by_protocol(runs: list[RunData]) -> list[tuple[str, list[RunData]]]:
 
 
 def summarize(runs: list[RunData], budgets: list[float], thresholds: dict[str, list[float]],
-              notes: list[str] = ()) -> tuple[str, list[dict]]:
+              notes: Sequence[str] = ()) -> tuple[str, list[dict]]:
     """Markdown tables (one per task and evaluation protocol) and the same numbers as CSV rows."""
     lines = ["# Fine-tuning comparison", "",
              "Mean ± std over seeds (count of seeds where fewer reached it). Score: the evaluation the table names "
