@@ -119,6 +119,12 @@ def test_an_unfinished_run_is_named_but_not_aggregated(fake_runs):
     assert "Not aggregated (not finished): hopper/genpopp/seed2." in markdown
 
 
+def test_a_setting_equal_in_every_seed_has_no_spread_and_real_spread_is_kept():
+    one_e_minus_4 = [1e-4, 1e-4 * (1 + 2e-16), 1e-4]  # one fixed LR, as three seeds' float32 logs give it back
+    assert compare.fmt(one_e_minus_4) == "0.0001 ± 0"
+    assert compare.fmt([2.0, 2.0 + 1e-6, 2.0]) == "2 ± 5.8e-07"
+
+
 def test_plan_gives_every_method_the_same_env_step_budget(tmp_path):
     class Args:
         tasks, algos, seeds, out, env_steps = ["hopper", "pusht"], ["genpopp", "dppo"], [0, 1], tmp_path, 10_000
